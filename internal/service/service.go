@@ -1,0 +1,127 @@
+// Package service is SendOps's application layer: every use case the web UI,
+// the API and the command line share. Each method checks who may call it
+// (domain.Permissions through Actor.Require) before it touches storage, runs
+// in one transaction, and returns coded domain errors.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"sendops/internal/domain"
+	"sendops/internal/notify"
+	"sendops/internal/secret"
+	"sendops/internal/store"
+)
+
+// Service is the application. Create it with New.
+type Service struct {
+	DB      *store.DB
+	Keyring *secret.Keyring
+	Notices *notify.Queue
+	Logger  *slog.Logger
+
+	BaseURL         string
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+}
+
+// Client is where a request comes from, for sessions, throttling and audit.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Token lifetimes.
+const (
+	verifyTTL     = 48 * time.Hour
+	resetTTL      = time.Hour
+	inviteTTL     = 7 * 24 * time.Hour
+	mfaPendingTTL = 10 * time.Minute
+)
+
+// Sign-in throttling: failures allowed per window, per account and per
+// client address.
+const (
+	throttleWindow     = 15 * time.Minute
+	maxAccountFailures = 10
+	maxClientFailures  = 50
+	maxMFAFailures     = 10
+)
+
+// audit appends an audit entry for the actor in its organisation.
+func audit(ctx context.Context, tx *store.Tx, a *domain.Actor, action, target, details string) error {
+	return store.AddAudit(ctx, tx, &domain.AuditEntry{
+		OrgID: a.OrgID, ActorID: a.ID(), ActorName: a.Name(), Action: action, Target: target, IP: a.IP, Details: details,
+	})
+}
+
+// auditUser appends an entry about a user's own account (sign-in, MFA) to
+// every organisation the user belongs to, so their admins see it.
+func auditUser(ctx context.Context, tx *store.Tx, u *domain.User, ip, action, details string) error {
+	ms, err := store.UserMemberships(ctx, tx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		a := &domain.Actor{OrgID: m.OrgID, UserID: u.ID, Email: u.Email, Role: m.Role, IP: ip}
+		if err := audit(ctx, tx, a, action, u.Email, details); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notice queues an email; it never fails the caller.
+func (s *Service) notice(to, subject, text string) {
+	if s.Notices == nil {
+		return
+	}
+	s.Notices.Enqueue(notify.Message{To: to, Subject: subject, Text: text + "\n\n-- \nSendOps · " + s.BaseURL + "\n"})
+}
+
+// noticeIfWanted queues an optional notice when the user has not turned its
+// kind off.
+func (s *Service) noticeIfWanted(ctx context.Context, u *domain.User, kind, subject, text string) error {
+	var prefs map[string]bool
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		prefs, err = store.NoticePrefs(ctx, tx, u.ID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if prefs[kind] {
+		s.notice(u.Email, subject, text)
+	}
+	return nil
+}
+
+// Cleanup deletes expired sessions, tokens and throttle windows.
+func (s *Service) Cleanup(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+		n, err = store.DeleteExpired(ctx, tx, s.SessionIdle)
+		return err
+	})
+	return n, err
+}
+
+// Run deletes expired rows every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Cleanup(ctx); err != nil && ctx.Err() == nil {
+				s.Logger.Error("cleanup failed", "err", err)
+			} else if n > 0 {
+				s.Logger.Debug("cleanup", "deleted", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,312 @@
+// Package store keeps SendOps's data in SQLite or PostgreSQL behind one set
+// of methods. SQL is written once with ? placeholders and rebound for
+// PostgreSQL; engine-specific SQL appears only where it pays.
+//
+// Every method on tenant data takes the organisation id and filters by it.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"sendops/internal/domain"
+)
+
+// Engine names a database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// DB is SendOps's database.
+type DB struct {
+	Engine Engine
+	// write is the pool that changes data: one connection on SQLite, so
+	// writers queue in Go rather than fail on a busy lock.
+	write *sql.DB
+	// read is the pool for queries; the same pool as write on PostgreSQL.
+	read *sql.DB
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+// Open opens the database named by dsn: "sqlite:PATH" or a postgres:// URL.
+// It does not migrate; call Migrate or CheckSchema.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db := &DB{Now: func() time.Time { return time.Now().UTC() }}
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, fmt.Errorf("sqlite: empty path")
+		}
+		db.Engine = SQLite
+		// busy_timeout first so that every later pragma already waits.
+		pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		var err error
+		if db.write, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate"); err != nil {
+			return nil, err
+		}
+		db.write.SetMaxOpenConns(1)
+		db.write.SetConnMaxIdleTime(0)
+		if db.read, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)"); err != nil {
+			db.write.Close()
+			return nil, err
+		}
+		db.read.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db.Engine = Postgres
+		var err error
+		if db.write, err = sql.Open("pgx", dsn); err != nil {
+			return nil, err
+		}
+		db.write.SetMaxOpenConns(20)
+		db.write.SetMaxIdleConns(10)
+		db.write.SetConnMaxIdleTime(5 * time.Minute)
+		db.read = db.write
+	default:
+		return nil, fmt.Errorf("unknown database %q: use sqlite:PATH or a postgres:// URL", redactDSN(dsn))
+	}
+	// The first write on SQLite creates the file and switches it to WAL.
+	if err := db.write.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", db.Engine, err)
+	}
+	return db, nil
+}
+
+// redactDSN hides a password in a database URL so that it can be shown.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	return u.Redacted()
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Pools returns the database pools, for metrics.
+func (db *DB) Pools() map[string]*sql.DB {
+	if db.read == db.write {
+		return map[string]*sql.DB{"main": db.write}
+	}
+	return map[string]*sql.DB{"write": db.write, "read": db.read}
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return err
+	}
+	return db.write.PingContext(ctx)
+}
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx is a transaction or a pool, with the engine's placeholders and time
+// encoding applied to every statement.
+type Tx struct {
+	q      querier
+	engine Engine
+	now    time.Time
+}
+
+// timeLayout is how times are written to SQLite: fixed width, UTC, so that
+// text comparison is time comparison, and parsed back by the driver.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+func (tx *Tx) bind(query string, args []any) (string, []any) {
+	if tx.engine == SQLite {
+		for i, a := range args {
+			switch v := a.(type) {
+			case time.Time:
+				args[i] = v.UTC().Format(timeLayout)
+			case *time.Time:
+				if v == nil {
+					args[i] = nil
+				} else {
+					args[i] = v.UTC().Format(timeLayout)
+				}
+			}
+		}
+		return query, args
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	for i, a := range args {
+		if v, ok := a.(*time.Time); ok && v == nil {
+			args[i] = nil
+		}
+	}
+	return b.String(), args
+}
+
+// Exec runs a statement.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	query, args = tx.bind(query, args)
+	return tx.q.ExecContext(ctx, query, args...)
+}
+
+// Query runs a query.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query, args = tx.bind(query, args)
+	return tx.q.QueryContext(ctx, query, args...)
+}
+
+// QueryRow runs a query for at most one row.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	query, args = tx.bind(query, args)
+	return tx.q.QueryRowContext(ctx, query, args...)
+}
+
+// Now is the transaction's clock reading, the same for every statement.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Update runs fn in a write transaction, committing when it returns nil.
+// On SQLite a busy database is retried a few times.
+func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = db.update(ctx, fn); !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	if err := fn(&Tx{q: sqlTx, engine: db.Engine, now: db.Now().UTC()}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// View runs fn against the read pool, outside a transaction.
+func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
+	return fn(&Tx{q: db.read, engine: db.Engine, now: db.Now().UTC()})
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// isUnique reports whether err is a unique-constraint violation.
+func isUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return strings.Contains(err.Error(), "SQLSTATE 23505")
+}
+
+// notFound turns sql.ErrNoRows into a domain not-found error naming what.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Errorf(domain.ENotFound, "%s not found.", what)
+	}
+	return err
+}
+
+// scanTime reads a time column of either engine: a time.Time from the
+// drivers, or text where SQLite lost the column type (an expression).
+func scanTime(src any) (sql.NullTime, error) {
+	var nt sql.NullTime
+	switch v := src.(type) {
+	case []byte:
+		src = string(v)
+	}
+	if s, ok := src.(string); ok {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nt, fmt.Errorf("parse time %q: %w", s, err)
+		}
+		return sql.NullTime{Time: t, Valid: true}, nil
+	}
+	err := nt.Scan(src)
+	return nt, err
+}
+
+// nullTime scans a nullable time column.
+type nullTime struct{ t **time.Time }
+
+func (n nullTime) Scan(src any) error {
+	nt, err := scanTime(src)
+	if err != nil {
+		return err
+	}
+	if nt.Valid {
+		t := nt.Time.UTC()
+		*n.t = &t
+	} else {
+		*n.t = nil
+	}
+	return nil
+}
+
+// utcTime scans a time column and makes it UTC.
+type utcTime struct{ t *time.Time }
+
+func (u utcTime) Scan(src any) error {
+	nt, err := scanTime(src)
+	if err != nil {
+		return err
+	}
+	*u.t = nt.Time.UTC()
+	return nil
+}

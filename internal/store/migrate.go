@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the engine's migrations in order. File names start with
+// their version number: 0001_foundation.sql.
+func (db *DB) migrations() ([]migration, error) {
+	dir := path.Join("migrations", string(db.Engine))
+	entries, err := fs.ReadDir(migrationFiles, dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", e.Name())
+		}
+		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// KnownVersion is the newest schema version this binary knows.
+func (db *DB) KnownVersion() int {
+	ms, _ := db.migrations()
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// SchemaVersion returns the version of the schema in the database, 0 when
+// none was applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.View(ctx, func(tx *Tx) error {
+		var exists int
+		q := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+		if db.Engine == Postgres {
+			q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'`
+		}
+		if err := tx.QueryRow(ctx, q).Scan(&exists); err != nil || exists == 0 {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v)
+	})
+	return v, err
+}
+
+// CheckSchema returns an error unless the schema is exactly the one this
+// binary knows.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if known := db.KnownVersion(); v > known {
+		return fmt.Errorf("the database schema is at version %d, newer than this sendops knows (%d): run a newer sendops", v, known)
+	} else if v < known {
+		return fmt.Errorf("the database schema is at version %d, this sendops needs %d: run sendops migrate", v, known)
+	}
+	return nil
+}
+
+// Migrate applies every migration not yet applied, each in its own
+// transaction. It refuses a schema newer than this binary knows.
+func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	ms, err := db.migrations()
+	if err != nil {
+		return 0, err
+	}
+	if err := db.Update(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	current, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if known := db.KnownVersion(); current > known {
+		return 0, fmt.Errorf("the database schema is at version %d, newer than this sendops knows (%d): run a newer sendops", current, known)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		err := db.Update(ctx, func(tx *Tx) error {
+			if db.Engine == Postgres {
+				// Serialise concurrent migrators across replicas.
+				if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7364501)`); err != nil {
+					return err
+				}
+			}
+			// Another replica may have applied it since we looked.
+			var done int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil || done > 0 {
+				return err
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, tx.Now().Format(timeLayout))
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		applied++
+	}
+	return applied, nil
+}

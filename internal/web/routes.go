@@ -1,0 +1,135 @@
+package web
+
+import "net/http"
+
+// kind says who may reach a route and how errors are shown.
+type kind int
+
+const (
+	public  kind = iota // anyone; a session is loaded when there is one
+	pending             // a sign-in waiting for its second factor
+	user                // a signed-in user, in an organisation or not
+	member              // a signed-in user acting in their current organisation
+	api                 // an API key (Authorization: Bearer)
+	apiOpen             // part of /api/v1 that needs no key
+	ops                 // health and metrics: no session, no logging of bodies
+)
+
+// handler serves a request once the route's kind is satisfied; c holds the
+// session, user and actor. An error it returns is shown as the route's kind
+// shows errors (a JSON error for the API, a page for the UI).
+type handler func(w http.ResponseWriter, r *http.Request, c *reqCtx) error
+
+// route is one entry of the route table.
+type route struct {
+	Method  string
+	Pattern string
+	Kind    kind
+	h       handler
+}
+
+// RouteInfo describes a route, for tests and documentation.
+type RouteInfo struct {
+	Method, Pattern string
+	// API routes take an API key; the others a browser session (or nothing).
+	API bool
+	// Auth: "public", "session", "key" or "none" (ops and openapi).
+	Auth string
+}
+
+// Routes lists every route the server serves.
+func (s *Server) Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, rt := range s.routes {
+		auth := map[kind]string{public: "public", pending: "session", user: "session", member: "session", api: "key", apiOpen: "none", ops: "none"}[rt.Kind]
+		out = append(out, RouteInfo{Method: rt.Method, Pattern: rt.Pattern, API: rt.Kind == api || rt.Kind == apiOpen, Auth: auth})
+	}
+	return out
+}
+
+// routeTable is every route of SendOps, in one place.
+func (s *Server) routeTable() []route {
+	return []route{
+		// Operations.
+		{"GET", "/healthz", ops, s.healthz},
+		{"GET", "/readyz", ops, s.readyz},
+		{"GET", "/metrics", ops, s.metricsPage},
+		{"GET", "/static/{file}", ops, s.static},
+
+		// Signing up and in.
+		{"GET", "/{$}", public, s.home},
+		{"GET", "/signup", public, s.signupPage},
+		{"POST", "/signup", public, s.signupSubmit},
+		{"GET", "/login", public, s.loginPage},
+		{"POST", "/login", public, s.loginSubmit},
+		{"GET", "/login/mfa", pending, s.mfaChallengePage},
+		{"POST", "/login/mfa", pending, s.mfaChallengeSubmit},
+		{"POST", "/logout", public, s.logout},
+		{"GET", "/verify/{token}", public, s.verifyEmail},
+		{"POST", "/verify/resend", user, s.verifyResend},
+		{"GET", "/forgot", public, s.forgotPage},
+		{"POST", "/forgot", public, s.forgotSubmit},
+		{"GET", "/reset/{token}", public, s.resetPage},
+		{"POST", "/reset/{token}", public, s.resetSubmit},
+		{"GET", "/email/confirm/{token}", public, s.emailConfirm},
+		{"GET", "/invitations/{token}", public, s.invitationPage},
+		{"POST", "/invitations/{token}/accept", user, s.invitationAccept},
+
+		// The application's sections.
+		{"GET", "/overview", member, s.sectionPage("overview")},
+		{"GET", "/messages", member, s.sectionPage("messages")},
+		{"GET", "/connections", member, s.sectionPage("connections")},
+		{"GET", "/identities", member, s.sectionPage("identities")},
+		{"GET", "/templates", member, s.sectionPage("templates")},
+
+		// Organisations.
+		{"POST", "/orgs", user, s.orgCreate},
+		{"POST", "/orgs/{id}/switch", user, s.orgSwitch},
+
+		// Settings of the signed-in user.
+		{"GET", "/settings", user, s.settingsHome},
+		{"GET", "/settings/profile", user, s.profilePage},
+		{"POST", "/settings/profile", user, s.profileSave},
+		{"POST", "/settings/email", user, s.emailChange},
+		{"POST", "/settings/password", user, s.passwordChange},
+		{"GET", "/settings/security", user, s.securityPage},
+		{"POST", "/settings/mfa/start", user, s.mfaStart},
+		{"POST", "/settings/mfa/enable", user, s.mfaEnable},
+		{"POST", "/settings/mfa/disable", user, s.mfaDisable},
+		{"POST", "/settings/mfa/recovery", user, s.mfaRecovery},
+		{"POST", "/settings/sessions/{id}/revoke", user, s.sessionRevoke},
+		{"GET", "/settings/notifications", user, s.noticesPage},
+		{"POST", "/settings/notifications", user, s.noticesSave},
+
+		// Settings of the current organisation.
+		{"GET", "/settings/organisation", user, s.orgPage},
+		{"POST", "/settings/organisation", member, s.orgSave},
+		{"POST", "/settings/organisation/leave", member, s.orgLeave},
+		{"GET", "/settings/members", member, s.membersPage},
+		{"POST", "/settings/members/invite", member, s.memberInvite},
+		{"POST", "/settings/members/{id}/role", member, s.memberRole},
+		{"POST", "/settings/members/{id}/remove", member, s.memberRemove},
+		{"POST", "/settings/invitations/{id}/revoke", member, s.invitationRevoke},
+		{"GET", "/settings/apikeys", member, s.apiKeysPage},
+		{"POST", "/settings/apikeys", member, s.apiKeyCreate},
+		{"POST", "/settings/apikeys/{id}/revoke", member, s.apiKeyRevoke},
+		{"GET", "/settings/audit", member, s.auditPage},
+		{"GET", "/settings/audit.csv", member, s.auditCSV},
+
+		// The API.
+		{"GET", "/api/v1/openapi.json", apiOpen, s.openAPI},
+		{"GET", "/api/v1/org", api, s.apiOrgGet},
+		{"PATCH", "/api/v1/org", api, s.apiOrgUpdate},
+		{"GET", "/api/v1/members", api, s.apiMembersList},
+		{"PATCH", "/api/v1/members/{id}", api, s.apiMemberUpdate},
+		{"DELETE", "/api/v1/members/{id}", api, s.apiMemberDelete},
+		{"GET", "/api/v1/invitations", api, s.apiInvitationsList},
+		{"POST", "/api/v1/invitations", api, s.apiInvitationCreate},
+		{"DELETE", "/api/v1/invitations/{id}", api, s.apiInvitationDelete},
+		{"GET", "/api/v1/apikeys", api, s.apiKeysList},
+		{"POST", "/api/v1/apikeys", api, s.apiKeyCreateJSON},
+		{"DELETE", "/api/v1/apikeys/{id}", api, s.apiKeyDelete},
+		{"GET", "/api/v1/audit", api, s.apiAuditList},
+		{"GET", "/api/v1/audit/export.csv", api, s.apiAuditCSV},
+	}
+}
