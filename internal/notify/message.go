@@ -57,8 +57,11 @@ func foldHeader(name, value string) string {
 	var b strings.Builder
 	lineLen := len(line)
 	b.WriteString(line)
-	for i, word := range strings.Split(value, " ") {
-		if i > 0 && lineLen+1+len(word) > maxHeaderLine {
+	for _, word := range strings.Split(value, " ") {
+		// A line may break before its first word, leaving "Name:" alone
+		// on the first line; some encoded words are too long to follow
+		// it on the same line.
+		if lineLen+1+len(word) > maxHeaderLine && lineLen > 1 {
 			b.WriteString("\r\n")
 			lineLen = 0
 		}

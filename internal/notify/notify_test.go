@@ -133,7 +133,7 @@ func TestSMTPMailerLongSubjectAndDefaultFrom(t *testing.T) {
 
 	subjects := []string{
 		strings.Repeat("é", 100),
-		"An ASCII subject that goes on and on " + strings.Repeat("and on ", 20),
+		"An ASCII subject that goes on and on" + strings.Repeat(" and on", 20),
 	}
 	for _, subject := range subjects {
 		if err := m.Send(context.Background(), Message{To: "bob@example.com", Subject: subject, Text: "no newline at end"}); err != nil {
@@ -333,6 +333,8 @@ func TestNewValidation(t *testing.T) {
 		{"smtp://user:" + pw + "#x@mail.example.com", "invalid port"},
 		{"smtp://user:1234" + pw + "/x@mail.example.com", "xxxxx"},
 		{"smtp://mail.example.com#top", "unexpected fragment"},
+		// A one-letter password is not blotted out of the words around it.
+		{"smtp://u:p@mail.example.com?form=x", `smtp://u:xxxxx@mail.example.com: unknown parameter "form"`},
 	}
 	for _, tt := range tests {
 		m, err := New(tt.url, nil)

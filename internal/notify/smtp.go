@@ -33,7 +33,7 @@ type smtpMailer struct {
 	user     string // "" for no authentication
 	pass     string
 	from     *mail.Address
-	redacted string // the URL with the password hidden, for errors and logs
+	redacted string // scheme://user:xxxxx@host:port, for errors and logs
 	logger   *slog.Logger
 
 	// tlsConfig, when set, is the base TLS configuration (tests use it to
@@ -57,7 +57,7 @@ func newSMTPMailer(raw string, logger *slog.Logger) (*smtpMailer, error) {
 		// longer one before it is replaced.
 		slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
 		for _, s := range secrets {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			msg = blot(msg, s)
 		}
 		return errors.New(msg)
 	}
@@ -223,6 +223,37 @@ func passwordCandidates(raw string) []string {
 	return out
 }
 
+// blot replaces with "xxxxx" each occurrence of secret in msg that is not
+// part of a longer word or number, so that a short password does not blot
+// out letters of the words around it.
+func blot(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	isWordByte := func(b byte) bool {
+		return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b >= 0x80
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(msg, secret)
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		end := i + len(secret)
+		if (i > 0 && isWordByte(msg[i-1]) && isWordByte(secret[0])) ||
+			(end < len(msg) && isWordByte(msg[end]) && isWordByte(secret[len(secret)-1])) {
+			// Inside a longer word: keep it, and look further on.
+			b.WriteString(msg[:i+1])
+			msg = msg[i+1:]
+			continue
+		}
+		b.WriteString(msg[:i])
+		b.WriteString("xxxxx")
+		msg = msg[end:]
+	}
+}
+
 // defaultDomain is the domain of the default From address for host.
 func defaultDomain(host string) string {
 	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
@@ -275,8 +306,8 @@ func (s *smtpMailer) deliver(ctx context.Context, rcpt string, data []byte) erro
 	defer conn.Close()
 
 	// Bound the whole conversation, and end it at once if ctx is done.
-	deadline, ok := ctx.Deadline()
-	if !ok {
+	deadline, ctxDeadline := ctx.Deadline()
+	if !ctxDeadline {
 		deadline = time.Now().Add(sendTimeout)
 	}
 	if err := conn.SetDeadline(deadline); err != nil {
@@ -285,9 +316,14 @@ func (s *smtpMailer) deliver(ctx context.Context, rcpt string, data []byte) erro
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
 	// Report the context's error rather than an i/o timeout when it was
-	// the context that ended the conversation.
+	// the context that ended the conversation. The connection's deadline
+	// can pass a moment before the context notices its own.
 	fail := func(err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil {
+		ctxErr := ctx.Err()
+		if ctxErr == nil && ctxDeadline && !time.Now().Before(deadline) {
+			ctxErr = context.DeadlineExceeded
+		}
+		if ctxErr != nil {
 			return fmt.Errorf("%w (%v)", ctxErr, err)
 		}
 		return err
