@@ -34,6 +34,10 @@ type Program struct {
 	// LogOutput is where logs go (stderr by default).
 	LogOutput io.Writer
 
+	// Listener, when set before Open, is served instead of listening on
+	// Config.Addr (tests listen first to know the port).
+	Listener net.Listener
+
 	DB      *store.DB
 	Service *service.Service
 	Server  *web.Server
@@ -62,9 +66,11 @@ func (p *Program) Open(ctx context.Context) error {
 		p.Close()
 		return err
 	}
-	if p.listener, err = net.Listen("tcp", c.Addr); err != nil {
-		p.Close()
-		return &config.Error{Setting: "SENDOPS_ADDR (--addr)", Problem: err.Error()}
+	if p.listener = p.Listener; p.listener == nil {
+		if p.listener, err = net.Listen("tcp", c.Addr); err != nil {
+			p.Close()
+			return &config.Error{Setting: "SENDOPS_ADDR (--addr)", Problem: err.Error()}
+		}
 	}
 	p.http = p.Server.HTTPServer(c.Addr)
 	p.served = make(chan error, 1)

@@ -198,6 +198,14 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	return nil
 }
 
+// CheckResetLink reports whether a password reset link is still good, so
+// that the form is shown only for a link that works. Errors: ENotFound.
+func (s *Service) CheckResetLink(ctx context.Context, token string) error {
+	return s.DB.View(ctx, func(tx *store.Tx) error {
+		return store.PeekUserToken(ctx, tx, secret.HashToken(token), purposeReset)
+	})
+}
+
 // ResetPassword sets a new password with a reset link, signs the user out
 // everywhere and tells them. Errors: EInvalid (link or password).
 func (s *Service) ResetPassword(ctx context.Context, token, password string, c Client) error {

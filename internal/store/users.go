@@ -77,6 +77,17 @@ func UseUserToken(ctx context.Context, tx *Tx, hash, purpose string) (userID, em
 	return userID, email, nil
 }
 
+// PeekUserToken reports whether a live token exists, without using it.
+// Errors: ENotFound.
+func PeekUserToken(ctx context.Context, tx *Tx, hash, purpose string) error {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM user_tokens WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?`, hash, purpose, tx.Now()).Scan(&n)
+	if err == nil && n == 0 {
+		return domain.Errorf(domain.ENotFound, "This link is invalid, expired or already used. Ask for a new one.")
+	}
+	return err
+}
+
 // DeleteUserTokens removes a user's unused tokens of one purpose, so that
 // only the newest link works.
 func DeleteUserTokens(ctx context.Context, tx *Tx, userID, purpose string) error {

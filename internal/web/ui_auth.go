@@ -128,6 +128,9 @@ func (s *Server) forgotSubmit(w http.ResponseWriter, r *http.Request, c *reqCtx)
 }
 
 func (s *Server) resetPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	if err := s.Service.CheckResetLink(r.Context(), r.PathValue("token")); err != nil {
+		return err
+	}
 	return s.page(w, r, c, "reset", map[string]any{"Title": "Choose a new password", "Token": r.PathValue("token")})
 }
 
