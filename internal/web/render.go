@@ -39,7 +39,7 @@ func loadViews(a *assets) (*views, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"can": func(a *domain.Actor, act string) bool { return a != nil && a.Can(domain.Action(act)) },
+		"can":    func(a *domain.Actor, act string) bool { return a != nil && a.Can(domain.Action(act)) },
 		"roles":  func() []domain.Role { return domain.Roles },
 		"scopes": func() []domain.Scope { return domain.Scopes },
 		"join": func(ss []domain.Scope) string {
