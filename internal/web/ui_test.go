@@ -248,7 +248,17 @@ func TestAccountFlows(t *testing.T) {
 				t.Fatalf("wrong code: %d", p.Status)
 			}
 			code, _ := totp.GenerateCode(setup.Secret, time.Now())
+			before := sessionCookie(t, app, b)
 			p := b.Post("/settings/security", "/settings/mfa/enable", url.Values{"code": {code}})
+			if after := sessionCookie(t, app, b); after == before || after == "" {
+				t.Error("the session was not rotated when MFA was turned on")
+			}
+			stale := app.NewBrowser(t)
+			appURL, _ := url.Parse(app.URL)
+			stale.Client.Jar.SetCookies(appURL, []*http.Cookie{{Name: "sendops_session", Value: before}})
+			if stale.Get("/settings/profile").Status != 303 {
+				t.Error("the session id from before MFA still works")
+			}
 			if p.Status != 200 || strings.Count(p.Body, "<li><code>") != 10 {
 				t.Fatalf("enable: %d %.500s", p.Status, p.Body)
 			}
@@ -373,13 +383,8 @@ func TestOperations(t *testing.T) {
 	_, key, _ := app.Service.CreateAPIKey(context.Background(), service.SystemActor(org.ID), "k", domain.Scopes)
 	apiCall(t, app, key, "GET", "/api/v1/org", "")
 	lb := app.SignIn(t, "log@example.com", "log-password-secret")
-	var session string
-	u, _ := url.Parse(app.URL)
-	for _, c := range lb.Client.Jar.Cookies(u) {
-		if c.Name == "sendops_session" {
-			session = c.Value
-		}
-	}
+	session := sessionCookie(t, app, lb)
+	app.Mail.Wait(t, "log@example.com", "New sign-in", defaultWait)
 	logs := app.Logs.String()
 	for _, secret := range []string{"log-password-secret", key, session} {
 		if secret == "" || strings.Contains(logs, secret) {
@@ -402,4 +407,15 @@ func TestOperations(t *testing.T) {
 	if p := b.Get("/readyz"); p.Status != 503 {
 		t.Fatalf("readyz on a future schema: %d", p.Status)
 	}
+}
+
+// sessionCookie returns the browser's session cookie value.
+func sessionCookie(t *testing.T, app *testapp.App, b *testapp.Browser) string {
+	u, _ := url.Parse(app.URL)
+	for _, c := range b.Client.Jar.Cookies(u) {
+		if c.Name == "sendops_session" {
+			return c.Value
+		}
+	}
+	return ""
 }
