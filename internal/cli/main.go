@@ -69,15 +69,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, env conf
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, env config.Env) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return &usageError{"name a command"}
+		return &usageError{"name a command (sendops help lists them)"}
 	}
 	cmd, rest := args[0], args[1:]
 	if (cmd == "user" || cmd == "apikey") && len(rest) > 0 && rest[0] == "create" {
 		cmd, rest = cmd+" create", rest[1:]
 	}
 	fs := flag.NewFlagSet("sendops "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are reported once, by Main
 	switch cmd {
 	case "serve", "demo":
 		flags := config.Register(fs)
@@ -131,7 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 		if *name == "" {
 			*name, _, _ = strings.Cut(*email, "@")
 		}
-		return withService(ctx, flags, env, func(svc *service.Service) error {
+		return withService(ctx, flags, env, stderr, func(svc *service.Service) error {
 			_, o, err := svc.CreateUser(ctx, service.SignUp{Name: *name, Email: *email, Password: pw, OrgName: *org})
 			if err != nil {
 				return err
@@ -154,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 		if err != nil {
 			return &usageError{"--scopes: " + domain.ErrorMessage(err)}
 		}
-		return withService(ctx, flags, env, func(svc *service.Service) error {
+		return withService(ctx, flags, env, stderr, func(svc *service.Service) error {
 			_, token, err := svc.CreateAPIKey(ctx, service.SystemActor(*org), *name, sc)
 			if err != nil {
 				return err
@@ -169,13 +168,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
-	return &usageError{fmt.Sprintf("unknown command %q", strings.Join(args[:min(2, len(args))], " "))}
+	return &usageError{fmt.Sprintf("unknown command %q (sendops help lists them)", strings.Join(args[:min(2, len(args))], " "))}
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
 			return err
 		}
 		return &usageError{err.Error()}
@@ -202,12 +202,12 @@ func readPassword(file string) (string, error) {
 
 // withService opens the database (migrating it) and runs fn with a service
 // that has no HTTP server.
-func withService(ctx context.Context, flags *config.Flags, env config.Env, fn func(*service.Service) error) error {
+func withService(ctx context.Context, flags *config.Flags, env config.Env, stderr io.Writer, fn func(*service.Service) error) error {
 	cfg, err := config.Load(flags, env, true)
 	if err != nil {
 		return err
 	}
-	p := &Program{Config: cfg}
+	p := &Program{Config: cfg, LogOutput: stderr}
 	svc, err := p.openService(ctx)
 	if err != nil {
 		return err

@@ -173,7 +173,7 @@ func (p *Program) Close() error {
 			errs = append(errs, fmt.Errorf("database: %w", err))
 		}
 	}
-	if p.Logger != nil {
+	if p.Logger != nil && p.http != nil {
 		p.Logger.Info("sendops stopped")
 	}
 	return errors.Join(errs...)

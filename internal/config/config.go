@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -106,8 +107,10 @@ func Load(f *Flags, env Env, withSecret bool) (*Config, error) {
 		SessionIdle:     7 * 24 * time.Hour,
 		SessionAbsolute: 30 * 24 * time.Hour,
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
 		return nil, &Error{"SENDOPS_ADDR (--addr)", fmt.Sprintf("%q is not host:port", c.Addr)}
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return nil, &Error{"SENDOPS_ADDR (--addr)", fmt.Sprintf("%q has no port number from 0 to 65535", c.Addr)}
 	}
 	if !strings.HasPrefix(c.DB, "sqlite:") && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
 		return nil, &Error{"SENDOPS_DB (--db)", "use sqlite:PATH or a postgres:// URL"}
@@ -123,7 +126,7 @@ func Load(f *Flags, env Env, withSecret bool) (*Config, error) {
 		c.BaseURL = "http://" + net.JoinHostPort(host, port)
 	}
 	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, &Error{"SENDOPS_BASE_URL (--base-url)", fmt.Sprintf("%q is not an http(s) URL without a path", c.BaseURL)}
 	}
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")

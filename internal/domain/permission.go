@@ -85,6 +85,9 @@ const (
 	ActAPIKeysManage    Action = "apikeys.manage"
 	ActAuditView        Action = "audit.view"
 	ActRecipientsRead   Action = "recipients.read"
+	ActConnectionsView  Action = "connections.view"
+	ActConnectionsWrite Action = "connections.manage"
+	ActMessagesView     Action = "messages.view"
 )
 
 // Permission says who may take an action: members whose role is at least
@@ -108,6 +111,9 @@ var Permissions = map[Action]Permission{
 	ActAPIKeysManage:    {RoleAdmin, ScopeAdmin},
 	ActAuditView:        {RoleAdmin, ScopeAdmin},
 	ActRecipientsRead:   {RoleViewer, ScopeRecipientsRead},
+	ActConnectionsView:  {RoleViewer, ScopeRead},
+	ActConnectionsWrite: {RoleDeveloper, ScopeWrite},
+	ActMessagesView:     {RoleViewer, ScopeRead},
 }
 
 // Actor is who is acting on an organisation: a member signed in to the web

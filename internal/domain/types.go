@@ -126,3 +126,24 @@ var NoticeKinds = []NoticeKind{
 
 // NoticeKind is one kind of optional notice.
 type NoticeKind struct{ Key, Title, Description string }
+
+// Connection is an AWS account and region whose SES events an organisation
+// receives. AWS credentials for managing SES arrive later; a connection
+// without them still receives events.
+type Connection struct {
+	ID           string
+	OrgID        string
+	Name         string
+	AWSAccountID string
+	Region       string
+	CreatedAt    time.Time
+}
+
+// IngestCredentials are what a connection's senders need: where to post and
+// the secret (shown once).
+type IngestCredentials struct {
+	EventBridgeURL string
+	SNSURL         string
+	HeaderName     string
+	Secret         string
+}

@@ -36,8 +36,8 @@ func Audit(ctx context.Context, tx *Tx, orgID string, f domain.AuditFilter, fn f
 		args = append(args, after)
 	}
 	if a := f.Action; strings.HasSuffix(a, ".") {
-		q += ` AND action LIKE ? ESCAPE '\'`
-		args = append(args, escapeLike(a)+"%")
+		q += ` AND substr(action, 1, ?) = ?`
+		args = append(args, len(a), a)
 	} else if a != "" {
 		q += ` AND action = ?`
 		args = append(args, a)

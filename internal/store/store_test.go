@@ -589,7 +589,10 @@ func testThrottle(t *testing.T, ctx context.Context, db *DB) {
 		t.Helper()
 		var n int
 		var start time.Time
-		view(t, db, func(tx *Tx) (err error) { n, start, err = ThrottleFailures(ctx, tx, key, tx.Now().Add(-window)); return err })
+		view(t, db, func(tx *Tx) (err error) {
+			n, start, err = ThrottleFailures(ctx, tx, key, tx.Now().Add(-window))
+			return err
+		})
 		if n != wantN || !start.Equal(wantStart) {
 			t.Fatalf("at %v: ThrottleFailures(%s) = %d since %v, want %d since %v", now.Sub(t0), key, n, start, wantN, wantStart)
 		}

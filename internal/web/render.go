@@ -172,9 +172,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, c *reqCtx, statu
 		vd.Title, _ = data["Title"].(string)
 		vd.Section, _ = data["Section"].(string)
 		vd.Form, _ = data["Form"].(*form)
+		vd.Flash, _ = data["Flash"].(string)
 	}
 	if ck, err := r.Cookie(flashCookie); err == nil {
-		vd.Flash, _ = url.QueryUnescape(ck.Value)
+		if vd.Flash == "" {
+			vd.Flash, _ = url.QueryUnescape(ck.Value)
+		}
 		http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1})
 	}
 	var buf bytes.Buffer

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/base64"
+	"html/template"
 	"image/png"
 	"net/http"
 
@@ -91,8 +92,9 @@ func (s *Server) securityData(r *http.Request, c *reqCtx, which string) (map[str
 	return d, nil
 }
 
-// qrDataURI draws the otpauth URL as a PNG QR code in a data: URI.
-func qrDataURI(m *service.MFASetup) string {
+// qrDataURI draws the otpauth URL as a PNG QR code in a data: URI (made
+// here, so safe for the template).
+func qrDataURI(m *service.MFASetup) template.URL {
 	key, err := otp.NewKeyFromURL(m.URL)
 	if err != nil {
 		return ""
@@ -105,7 +107,7 @@ func qrDataURI(m *service.MFASetup) string {
 	if png.Encode(&buf, img) != nil {
 		return ""
 	}
-	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
 }
 
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -153,7 +155,7 @@ func (s *Server) mfaEnable(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 		return err
 	}
 	d["RecoveryCodes"] = codes
-	s.flash(w, "Two-factor authentication is on.")
+	d["Flash"] = "Two-factor authentication is on."
 	return s.page(w, r, c, "settings_security", d)
 }
 

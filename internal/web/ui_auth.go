@@ -103,6 +103,9 @@ func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	if err != nil {
 		return err
 	}
+	if c.user != nil && c.user.ID == u.ID {
+		c.user = u // the banner asking to verify is gone now
+	}
 	return s.page(w, r, c, "message", map[string]any{"Title": "Email address verified",
 		"Message": u.Email + " is verified. Thank you.", "Link": "/overview", "LinkText": "Continue"})
 }

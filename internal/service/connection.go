@@ -1,0 +1,154 @@
+package service
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+
+	"sendops/internal/domain"
+	"sendops/internal/secret"
+	"sendops/internal/store"
+)
+
+var (
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$`)
+)
+
+// SecretGrace is how long a rotated ingest secret keeps working.
+const SecretGrace = 24 * time.Hour
+
+// IngestHeader is the header EventBridge sends the ingest secret in.
+const IngestHeader = "X-Sendops-Ingest-Key"
+
+// ConnectionInput is what a user gives for a new connection.
+type ConnectionInput struct {
+	Name         string `json:"name"`
+	AWSAccountID string `json:"aws_account_id"`
+	Region       string `json:"region"`
+}
+
+func (s *Service) credentials(snsToken, secretValue string) *domain.IngestCredentials {
+	return &domain.IngestCredentials{
+		EventBridgeURL: s.BaseURL + "/ingest/eventbridge",
+		SNSURL:         s.BaseURL + "/ingest/sns/" + snsToken,
+		HeaderName:     IngestHeader,
+		Secret:         secretValue,
+	}
+}
+
+// CreateConnection adds a connection and issues its ingest credentials,
+// shown this once. Developers and up, or write keys. Errors: EForbidden,
+// EInvalid (per field).
+func (s *Service) CreateConnection(ctx context.Context, a *domain.Actor, in ConnectionInput) (*domain.Connection, *domain.IngestCredentials, error) {
+	if err := a.Require(domain.ActConnectionsWrite); err != nil {
+		return nil, nil, err
+	}
+	name, err := checkName("name", "a name", in.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	acct := strings.TrimSpace(in.AWSAccountID)
+	if !accountRE.MatchString(acct) {
+		return nil, nil, domain.FieldError("aws_account_id", "An AWS account id is 12 digits.")
+	}
+	region := strings.ToLower(strings.TrimSpace(in.Region))
+	if !regionRE.MatchString(region) {
+		return nil, nil, domain.FieldError("region", "Enter an AWS region such as us-east-1.")
+	}
+	snsToken, sec := secret.Token(""), secret.Token("whsec_")
+	c := &domain.Connection{OrgID: a.OrgID, Name: name, AWSAccountID: acct, Region: region}
+	err = s.DB.Update(ctx, func(tx *store.Tx) error {
+		if err := store.CreateConnection(ctx, tx, c, secret.HashToken(snsToken), secret.HashToken(sec)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "connection.created", name, acct+" "+region)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, s.credentials(snsToken, sec), nil
+}
+
+// RotateIngestCredentials issues a new secret and SNS URL for a connection;
+// the old secret keeps working for SecretGrace, the old SNS URL stops.
+// Developers and up. Errors: EForbidden, ENotFound.
+func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, id string) (*domain.IngestCredentials, error) {
+	if err := a.Require(domain.ActConnectionsWrite); err != nil {
+		return nil, err
+	}
+	snsToken, sec := secret.Token(""), secret.Token("whsec_")
+	err := s.DB.Update(ctx, func(tx *store.Tx) error {
+		c, err := store.Connection(ctx, tx, a.OrgID, id)
+		if err != nil {
+			return err
+		}
+		if err := store.ExpireIngestSecrets(ctx, tx, a.OrgID, id, SecretGrace); err != nil {
+			return err
+		}
+		if err := store.AddIngestSecret(ctx, tx, a.OrgID, id, secret.HashToken(sec)); err != nil {
+			return err
+		}
+		if err := store.SetSNSToken(ctx, tx, a.OrgID, id, secret.HashToken(snsToken)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, "connection.credentials_rotated", c.Name, "old secret valid for 24h")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.credentials(snsToken, sec), nil
+}
+
+// Connections lists the organisation's connections. Errors: EForbidden.
+func (s *Service) Connections(ctx context.Context, a *domain.Actor) ([]domain.Connection, error) {
+	if err := a.Require(domain.ActConnectionsView); err != nil {
+		return nil, err
+	}
+	var out []domain.Connection
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		out, err = store.Connections(ctx, tx, a.OrgID)
+		return err
+	})
+	return out, err
+}
+
+// Connection returns one connection. Errors: EForbidden, ENotFound.
+func (s *Service) Connection(ctx context.Context, a *domain.Actor, id string) (*domain.Connection, error) {
+	if err := a.Require(domain.ActConnectionsView); err != nil {
+		return nil, err
+	}
+	var c *domain.Connection
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		c, err = store.Connection(ctx, tx, a.OrgID, id)
+		return err
+	})
+	return c, err
+}
+
+// Message returns an SES message with its recipients and events. Without
+// the recipients:read permission the addresses are blanked. Errors:
+// EForbidden, ENotFound.
+func (s *Service) Message(ctx context.Context, a *domain.Actor, messageID string) (*domain.Message, error) {
+	if err := a.Require(domain.ActMessagesView); err != nil {
+		return nil, err
+	}
+	var m *domain.Message
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		m, err = store.Message(ctx, tx, a.OrgID, messageID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !a.Can(domain.ActRecipientsRead) {
+		for i := range m.Recipients {
+			m.Recipients[i].Address = ""
+		}
+		for i := range m.Events {
+			m.Events[i].Recipient = ""
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,334 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"sendops/internal/domain"
+)
+
+// EventRow is one SES event for one recipient, ready to store. The ingest
+// package builds them from parsed events.
+type EventRow struct {
+	Key          []byte // 16 bytes: organisation, event identity, recipient
+	OrgID        string
+	ConnectionID string
+	MessageID    string
+	Type         string
+	At           time.Time
+	Recipient    string // lower-case; "" when the event names none
+	BounceType   string
+	BounceSub    string
+	Diagnostic   string
+	ReportingMTA string
+	Complaint    string
+	Link         string
+	UserAgent    string
+	IP           string
+	Raw          []byte // compressed raw event; on the first row of an event only
+
+	// Of the message.
+	Sender, SendingDomain, Subject, ConfigSet, Template, Tags string
+	MailTime                                                  time.Time
+
+	// RecipientHash is the HMAC of Recipient under the organisation's key.
+	RecipientHash []byte
+}
+
+// dialect helpers.
+func (tx *Tx) least() string {
+	if tx.engine == Postgres {
+		return "LEAST"
+	}
+	return "min"
+}
+
+func (tx *Tx) greatest() string {
+	if tx.engine == Postgres {
+		return "GREATEST"
+	}
+	return "max"
+}
+
+// chunk is how many rows one multi-row statement carries.
+const chunk = 250
+
+// values returns "(?, ?, …), (…)" for n rows of width columns.
+func values(n, width int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// InsertEvents stores rows once each: a row whose key is stored already (or
+// repeats an earlier row of the same call) is a duplicate and changes
+// nothing. For the new rows it updates, in the same transaction, the
+// messages, the recipient index, the hourly rollups and the per-recipient
+// analytics. It returns, per row, whether it was new.
+func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) {
+	inserted := make([]bool, len(rows))
+	seen := make(map[string]bool, len(rows))
+	var fresh []int
+	for i := range rows {
+		k := string(rows[i].Key)
+		if !seen[k] {
+			seen[k] = true
+			fresh = append(fresh, i)
+		}
+	}
+	const cols = `row_key, org_id, message_id, connection_id, type, at, recipient, bounce_type, bounce_subtype, diagnostic, reporting_mta, complaint_type, link, user_agent, ip, raw`
+	byKey := make(map[string]int, len(fresh))
+	for start := 0; start < len(fresh); start += chunk {
+		part := fresh[start:min(start+chunk, len(fresh))]
+		args := make([]any, 0, len(part)*16)
+		for _, i := range part {
+			r := &rows[i]
+			byKey[string(r.Key)] = i
+			var raw any
+			if r.Raw != nil {
+				raw = r.Raw
+			}
+			args = append(args, r.Key, r.OrgID, r.MessageID, r.ConnectionID, r.Type, r.At, r.Recipient, r.BounceType, r.BounceSub,
+				r.Diagnostic, r.ReportingMTA, r.Complaint, r.Link, r.UserAgent, r.IP, raw)
+		}
+		res, err := tx.Query(ctx, `INSERT INTO events (`+cols+`) VALUES `+values(len(part), 16)+` ON CONFLICT (row_key) DO NOTHING RETURNING row_key`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+		for res.Next() {
+			var k []byte
+			if err := res.Scan(&k); err != nil {
+				res.Close()
+				return nil, err
+			}
+			inserted[byKey[string(k)]] = true
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var news []*EventRow
+	for i := range rows {
+		if inserted[i] {
+			news = append(news, &rows[i])
+		}
+	}
+	if len(news) == 0 {
+		return inserted, nil
+	}
+	if err := upsertMessages(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	if err := upsertRecipients(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	if err := upsertRollups(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	if err := upsertStats(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	return inserted, nil
+}
+
+type msgAgg struct {
+	r            *EventRow
+	first, last  time.Time
+	subject, cfg string
+}
+
+func upsertMessages(ctx context.Context, tx *Tx, rows []*EventRow) error {
+	agg := map[[2]string]*msgAgg{}
+	var order [][2]string
+	for _, r := range rows {
+		k := [2]string{r.OrgID, r.MessageID}
+		a, ok := agg[k]
+		if !ok {
+			a = &msgAgg{r: r, first: r.At, last: r.At}
+			agg[k] = a
+			order = append(order, k)
+		}
+		a.first = minTime(a.first, r.At)
+		a.last = maxTime(a.last, r.At)
+		if a.r.Subject == "" && r.Subject != "" {
+			a.r = r
+		}
+	}
+	l, g := tx.least(), tx.greatest()
+	keep := func(col string) string {
+		return col + ` = CASE WHEN ses_messages.` + col + ` = '' THEN excluded.` + col + ` ELSE ses_messages.` + col + ` END`
+	}
+	for start := 0; start < len(order); start += chunk {
+		part := order[start:min(start+chunk, len(order))]
+		args := make([]any, 0, len(part)*12)
+		for _, k := range part {
+			a := agg[k]
+			r := a.r
+			args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags, r.MailTime, a.first, a.last)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at)
+			VALUES `+values(len(part), 12)+` ON CONFLICT (org_id, message_id) DO UPDATE SET
+			`+keep("sender")+`, `+keep("sending_domain")+`, `+keep("subject")+`, `+keep("config_set")+`, `+keep("template")+`, `+keep("tags")+`,
+			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at),
+			first_event_at = `+l+`(ses_messages.first_event_at, excluded.first_event_at),
+			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at)`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert messages: %w", err)
+		}
+	}
+	return nil
+}
+
+type rcptAgg struct {
+	r              *EventRow
+	status         string
+	rank           int
+	statusAt, last time.Time
+}
+
+func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow) error {
+	agg := map[[3]string]*rcptAgg{}
+	var order [][3]string
+	for _, r := range rows {
+		if r.Recipient == "" {
+			continue
+		}
+		status, rank := domain.RecipientStatus(r.Type, r.BounceType)
+		k := [3]string{r.OrgID, r.MessageID, r.Recipient}
+		a, ok := agg[k]
+		if !ok {
+			a = &rcptAgg{r: r, status: status, rank: rank, statusAt: r.At, last: r.At}
+			agg[k] = a
+			order = append(order, k)
+			continue
+		}
+		if rank > a.rank || (rank == a.rank && r.At.After(a.statusAt)) {
+			a.status, a.rank, a.statusAt = status, rank, r.At
+		}
+		a.last = maxTime(a.last, r.At)
+	}
+	g := tx.greatest()
+	wins := `(excluded.status_rank > message_recipients.status_rank OR (excluded.status_rank = message_recipients.status_rank AND excluded.status_at > message_recipients.status_at))`
+	for start := 0; start < len(order); start += chunk {
+		part := order[start:min(start+chunk, len(order))]
+		args := make([]any, 0, len(part)*8)
+		for _, k := range part {
+			a := agg[k]
+			args = append(args, a.r.OrgID, a.r.MessageID, a.r.Recipient, domainOf(a.r.Recipient), a.status, a.rank, a.statusAt, a.last)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_id, message_id, recipient, domain, status, status_rank, status_at, last_event_at)
+			VALUES `+values(len(part), 8)+` ON CONFLICT (org_id, message_id, recipient) DO UPDATE SET
+			status = CASE WHEN `+wins+` THEN excluded.status ELSE message_recipients.status END,
+			status_at = CASE WHEN `+wins+` THEN excluded.status_at ELSE message_recipients.status_at END,
+			status_rank = `+g+`(message_recipients.status_rank, excluded.status_rank),
+			last_event_at = `+g+`(message_recipients.last_event_at, excluded.last_event_at)`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert recipients: %w", err)
+		}
+	}
+	return nil
+}
+
+// rollupKey is one hourly rollup cell.
+type rollupKey struct {
+	org, conn, cfg, sendDomain, template, rcptDomain, typ, bounce string
+	hour                                                          time.Time
+}
+
+func upsertRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
+	counts := map[rollupKey]int{}
+	var order []rollupKey
+	for _, r := range rows {
+		k := rollupKey{r.OrgID, r.ConnectionID, r.ConfigSet, r.SendingDomain, r.Template, domainOf(r.Recipient), r.Type, r.BounceType, r.At.UTC().Truncate(time.Hour)}
+		if _, ok := counts[k]; !ok {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	for start := 0; start < len(order); start += chunk {
+		part := order[start:min(start+chunk, len(order))]
+		args := make([]any, 0, len(part)*10)
+		for _, k := range part {
+			args = append(args, k.org, k.hour, k.conn, k.cfg, k.sendDomain, k.template, k.rcptDomain, k.typ, k.bounce, counts[k])
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_hourly (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain, event_type, bounce_type, count)
+			VALUES `+values(len(part), 10)+` ON CONFLICT (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain, event_type, bounce_type)
+			DO UPDATE SET count = rollups_hourly.count + excluded.count`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// statCols maps event types to the per-recipient counter they add to.
+var statCols = map[string]int{"Send": 0, "Delivery": 1, "Bounce": 2, "Complaint": 3, "Open": 4, "Click": 5}
+
+type statAgg struct {
+	org  string
+	hash []byte
+	n    [6]int
+	last time.Time
+}
+
+func upsertStats(ctx context.Context, tx *Tx, rows []*EventRow) error {
+	agg := map[string]*statAgg{}
+	var order []string
+	for _, r := range rows {
+		col, ok := statCols[r.Type]
+		if !ok || r.RecipientHash == nil {
+			continue
+		}
+		k := r.OrgID + "\x00" + string(r.RecipientHash)
+		a, ok := agg[k]
+		if !ok {
+			a = &statAgg{org: r.OrgID, hash: r.RecipientHash, last: r.At}
+			agg[k] = a
+			order = append(order, k)
+		}
+		a.n[col]++
+		a.last = maxTime(a.last, r.At)
+	}
+	g := tx.greatest()
+	for start := 0; start < len(order); start += chunk {
+		part := order[start:min(start+chunk, len(order))]
+		args := make([]any, 0, len(part)*9)
+		for _, k := range part {
+			a := agg[k]
+			args = append(args, a.org, a.hash, a.n[0], a.n[1], a.n[2], a.n[3], a.n[4], a.n[5], a.last)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO recipient_stats (org_id, recipient_hash, sent, delivered, bounced, complained, opened, clicked, last_event_at)
+			VALUES `+values(len(part), 9)+` ON CONFLICT (org_id, recipient_hash) DO UPDATE SET
+			sent = recipient_stats.sent + excluded.sent, delivered = recipient_stats.delivered + excluded.delivered,
+			bounced = recipient_stats.bounced + excluded.bounced, complained = recipient_stats.complained + excluded.complained,
+			opened = recipient_stats.opened + excluded.opened, clicked = recipient_stats.clicked + excluded.clicked,
+			last_event_at = `+g+`(recipient_stats.last_event_at, excluded.last_event_at)`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert recipient stats: %w", err)
+		}
+	}
+	return nil
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

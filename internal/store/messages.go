@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+
+	"sendops/internal/domain"
+)
+
+// Message returns a message with its recipients and its events in time
+// order, or ENotFound.
+func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Message, error) {
+	m := &domain.Message{}
+	err := tx.QueryRow(ctx, `SELECT org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at
+		FROM ses_messages WHERE org_id = ? AND message_id = ?`, orgID, messageID).Scan(&m.OrgID, &m.MessageID, &m.ConnectionID, &m.Sender, &m.SendingDomain,
+		&m.Subject, &m.ConfigSet, &m.Template, &m.Tags, nullTime{&m.SentAt}, utcTime{&m.FirstEventAt}, utcTime{&m.LastEventAt})
+	if err != nil {
+		return nil, notFound(err, "Message")
+	}
+	rows, err := tx.Query(ctx, `SELECT recipient, domain, status, status_at, last_event_at FROM message_recipients WHERE org_id = ? AND message_id = ? ORDER BY recipient`, orgID, messageID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var r domain.MessageRecipient
+		if err := rows.Scan(&r.Address, &r.Domain, &r.Status, utcTime{&r.StatusAt}, utcTime{&r.LastEventAt}); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m.Recipients = append(m.Recipients, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = tx.Query(ctx, `SELECT type, at, recipient, bounce_type, bounce_subtype, diagnostic, reporting_mta, complaint_type, link, user_agent, ip, raw
+		FROM events WHERE org_id = ? AND message_id = ? ORDER BY at, id`, orgID, messageID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e domain.StoredEvent
+		if err := rows.Scan(&e.Type, utcTime{&e.At}, &e.Recipient, &e.BounceType, &e.BounceSubtype, &e.Diagnostic, &e.ReportingMTA,
+			&e.ComplaintType, &e.Link, &e.UserAgent, &e.IP, &e.Raw); err != nil {
+			return nil, err
+		}
+		m.Events = append(m.Events, e)
+	}
+	return m, rows.Err()
+}
+
+// CountEvents returns how many event rows an organisation has.
+func CountEvents(ctx context.Context, tx *Tx, orgID string) (n int64, err error) {
+	err = tx.QueryRow(ctx, `SELECT count(*) FROM events WHERE org_id = ?`, orgID).Scan(&n)
+	return n, err
+}
