@@ -14,11 +14,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"sendops/internal/config"
+	"sendops/internal/ingest"
 	"sendops/internal/logging"
 	"sendops/internal/notify"
 	"sendops/internal/secret"
 	"sendops/internal/service"
+	"sendops/internal/snsverify"
 	"sendops/internal/store"
 	"sendops/internal/web"
 )
@@ -34,6 +38,13 @@ type Program struct {
 	// LogOutput is where logs go (stderr by default).
 	LogOutput io.Writer
 
+	// SNS verifies SNS messages; nil makes one that fetches certificates
+	// from AWS. Tests give one with their own CA.
+	SNS *snsverify.Verifier
+	// SNSClient confirms SNS subscriptions; nil: a default client. Tests
+	// route it to a local server.
+	SNSClient *http.Client
+
 	// Listener, when set before Open, is served instead of listening on
 	// Config.Addr (tests listen first to know the port).
 	Listener net.Listener
@@ -45,9 +56,11 @@ type Program struct {
 	http     *http.Server
 	listener net.Listener
 	notices  *notify.Queue
-	stop     context.CancelFunc
-	workers  sync.WaitGroup
-	served   chan error
+	// Ingest is the event writer (group commit).
+	Ingest  *ingest.Writer
+	stop    context.CancelFunc
+	workers sync.WaitGroup
+	served  chan error
 }
 
 // Open opens the database (migrating it), builds the application and starts
@@ -56,11 +69,17 @@ func (p *Program) Open(ctx context.Context) error {
 	if _, err := p.openService(ctx); err != nil {
 		return err
 	}
+	if p.SNS == nil {
+		p.SNS = &snsverify.Verifier{}
+	}
 	c := p.Config
 	var err error
+	reg := prometheus.NewRegistry()
+	p.Ingest = ingest.NewWriter(p.DB, p.Service.Keyring, p.Logger, ingest.Options{}, reg)
 	p.Server, err = web.New(web.Options{
 		Service: p.Service, DB: p.DB, Logger: p.Logger, BaseURL: c.BaseURL,
-		Secure: c.Secure(), TrustProxy: c.TrustProxy, Version: Version,
+		Secure: c.Secure(), TrustProxy: c.TrustProxy, Version: Version, Registry: reg,
+		Ingest: p.Ingest, IngestAuth: &ingest.Auth{DB: p.DB}, SNS: p.SNS, SNSClient: p.SNSClient,
 	})
 	if err != nil {
 		p.Close()
@@ -146,8 +165,8 @@ func (p *Program) URL() string {
 func (p *Program) Served() <-chan error { return p.served }
 
 // Close stops the program in a fixed order: stop accepting and drain HTTP
-// (up to 15 s), stop the workers, send the queued notices, close the
-// database.
+// (up to 15 s), commit the queued events, stop the workers, send the queued
+// notices, close the database.
 func (p *Program) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -158,6 +177,11 @@ func (p *Program) Close() error {
 		}
 	} else if p.listener != nil {
 		p.listener.Close()
+	}
+	if p.Ingest != nil {
+		if err := p.Ingest.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ingest: %w", err))
+		}
 	}
 	if p.stop != nil {
 		p.stop()

@@ -220,7 +220,7 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	if err := fn(&Tx{q: sqlTx, engine: db.Engine, now: db.Now().UTC()}); err != nil {
+	if err := fn(&Tx{q: sqlTx, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond)}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -231,7 +231,7 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 
 // View runs fn against the read pool, outside a transaction.
 func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
-	return fn(&Tx{q: db.read, engine: db.Engine, now: db.Now().UTC()})
+	return fn(&Tx{q: db.read, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond)})
 }
 
 func isBusy(err error) bool {

@@ -15,6 +15,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	ingest   *prometheus.CounterVec
 	handler  http.Handler
 }
 
@@ -28,7 +29,13 @@ func newMetrics(reg *prometheus.Registry, db *store.DB) *metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
 	}
-	reg.MustRegister(m.requests, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.ingest = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sendops_ingest_events_total", Help: "Ingested events by result: stored, duplicate, invalid, unauthorized, overloaded.",
+	}, []string{"result"})
+	for _, r := range []string{resStored, resDuplicate, resInvalid, resUnauthorized, resOverloaded} {
+		m.ingest.WithLabelValues(r)
+	}
+	reg.MustRegister(m.ingest, m.requests, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		for name, pool := range db.Pools() {
 			reg.MustRegister(collectors.NewDBStatsCollector(pool, string(db.Engine)+"_"+name))

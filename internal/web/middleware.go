@@ -154,8 +154,11 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		elapsed := time.Since(start)
 		s.metrics.observe(rt.Method, label, status, elapsed)
-		if rt.Kind != ops || status >= 500 {
+		if (rt.Kind != ops && rt.Kind != ingestKind) || status >= 500 || (rt.Kind == ingestKind && s.Logger.Enabled(r.Context(), slog.LevelDebug)) {
 			lvl := slog.LevelInfo
+			if rt.Kind == ingestKind {
+				lvl = slog.LevelDebug
+			}
 			if status >= 500 {
 				lvl = slog.LevelError
 			}
@@ -170,7 +173,7 @@ func (s *Server) wrap(rt route) http.Handler {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route, c *reqCtx) error {
 	ctx := r.Context()
 	switch rt.Kind {
-	case ops, apiOpen:
+	case ops, apiOpen, ingestKind:
 		return nil
 	case api:
 		h := r.Header.Get("Authorization")
@@ -338,7 +341,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, k kind, c *reqCtx,
 	if errors.As(err, &de) && de.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(de.RetryAfter))
 	}
-	if k == api || k == apiOpen || k == ops {
+	if k == api || k == apiOpen || k == ops || k == ingestKind {
 		writeJSONError(w, httpStatus(code), code, domain.ErrorMessage(err))
 		return
 	}

@@ -6,13 +6,14 @@ import "net/http"
 type kind int
 
 const (
-	public  kind = iota // anyone; a session is loaded when there is one
-	pending             // a sign-in waiting for its second factor
-	user                // a signed-in user, in an organisation or not
-	member              // a signed-in user acting in their current organisation
-	api                 // an API key (Authorization: Bearer)
-	apiOpen             // part of /api/v1 that needs no key
-	ops                 // health and metrics: no session, no logging of bodies
+	public     kind = iota // anyone; a session is loaded when there is one
+	pending                // a sign-in waiting for its second factor
+	user                   // a signed-in user, in an organisation or not
+	member                 // a signed-in user acting in their current organisation
+	api                    // an API key (Authorization: Bearer)
+	apiOpen                // part of /api/v1 that needs no key
+	ops                    // health and metrics: no session, no logging of bodies
+	ingestKind             // event ingest: its own credentials, logged at debug level
 )
 
 // handler serves a request once the route's kind is satisfied; c holds the
@@ -41,7 +42,7 @@ type RouteInfo struct {
 func (s *Server) Routes() []RouteInfo {
 	var out []RouteInfo
 	for _, rt := range s.routes {
-		auth := map[kind]string{public: "public", pending: "session", user: "session", member: "session", api: "key", apiOpen: "none", ops: "none"}[rt.Kind]
+		auth := map[kind]string{public: "public", pending: "session", user: "session", member: "session", api: "key", apiOpen: "none", ops: "none", ingestKind: "ingest"}[rt.Kind]
 		out = append(out, RouteInfo{Method: rt.Method, Pattern: rt.Pattern, API: rt.Kind == api || rt.Kind == apiOpen, Auth: auth})
 	}
 	return out
@@ -78,7 +79,9 @@ func (s *Server) routeTable() []route {
 		// The application's sections.
 		{"GET", "/overview", member, s.sectionPage("overview")},
 		{"GET", "/messages", member, s.sectionPage("messages")},
-		{"GET", "/connections", member, s.sectionPage("connections")},
+		{"GET", "/connections", member, s.connectionsPage},
+		{"POST", "/connections", member, s.connectionCreate},
+		{"POST", "/connections/{id}/rotate", member, s.connectionRotate},
 		{"GET", "/identities", member, s.sectionPage("identities")},
 		{"GET", "/templates", member, s.sectionPage("templates")},
 
@@ -116,6 +119,10 @@ func (s *Server) routeTable() []route {
 		{"GET", "/settings/audit", member, s.auditPage},
 		{"GET", "/settings/audit.csv", member, s.auditCSV},
 
+		// Event ingest.
+		{"POST", "/ingest/eventbridge", ingestKind, s.ingestEventBridge},
+		{"POST", "/ingest/sns/{token}", ingestKind, s.ingestSNS},
+
 		// The API.
 		{"GET", "/api/v1/openapi.json", apiOpen, s.openAPI},
 		{"GET", "/api/v1/org", api, s.apiOrgGet},
@@ -131,5 +138,10 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/api/v1/apikeys/{id}", api, s.apiKeyDelete},
 		{"GET", "/api/v1/audit", api, s.apiAuditList},
 		{"GET", "/api/v1/audit/export.csv", api, s.apiAuditCSV},
+		{"GET", "/api/v1/connections", api, s.apiConnectionsList},
+		{"POST", "/api/v1/connections", api, s.apiConnectionCreate},
+		{"GET", "/api/v1/connections/{id}", api, s.apiConnectionGet},
+		{"POST", "/api/v1/connections/{id}/rotate", api, s.apiConnectionRotate},
+		{"GET", "/api/v1/messages/{message_id}", api, s.apiMessageGet},
 	}
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sendops/internal/ingest"
 	"sendops/internal/service"
+	"sendops/internal/snsverify"
 	"sendops/internal/store"
 )
 
@@ -24,6 +26,11 @@ type Options struct {
 	Secure     bool // the base URL is https: Secure cookies and HSTS
 	TrustProxy bool // take the client address from X-Forwarded-For
 	Version    string
+	// Event ingest.
+	Ingest     *ingest.Writer
+	IngestAuth *ingest.Auth
+	SNS        *snsverify.Verifier
+	SNSClient  *http.Client // confirms SNS subscriptions; nil: a default
 	// Registry receives the HTTP and database metrics; nil makes one.
 	Registry *prometheus.Registry
 }

@@ -1,0 +1,88 @@
+package ingest
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"sendops/internal/domain"
+	"sendops/internal/secret"
+	"sendops/internal/service"
+	"sendops/internal/store"
+)
+
+// HeaderName is the header an EventBridge connection sends the secret in
+// (API-key authorisation).
+const HeaderName = service.IngestHeader
+
+// Auth finds the connection of an ingest credential, caching answers for a
+// short time so that a busy endpoint does not read the database per request.
+// A revoked or expired credential stops working within the cache's TTL.
+type Auth struct {
+	DB  *store.DB
+	TTL time.Duration // default 15 s
+
+	mu sync.Mutex
+	m  map[string]authEntry
+}
+
+type authEntry struct {
+	conn    *domain.Connection
+	expires time.Time
+}
+
+// BySecret returns the connection of an EventBridge secret. Errors:
+// EUnauthorized.
+func (a *Auth) BySecret(ctx context.Context, s string) (*domain.Connection, error) {
+	return a.lookup(ctx, "s:", s, store.ConnectionBySecret)
+}
+
+// BySNSToken returns the connection of an SNS URL token. Errors:
+// EUnauthorized.
+func (a *Auth) BySNSToken(ctx context.Context, token string) (*domain.Connection, error) {
+	return a.lookup(ctx, "t:", token, store.ConnectionBySNSToken)
+}
+
+func (a *Auth) lookup(ctx context.Context, kind, cred string, find func(context.Context, *store.Tx, string) (*domain.Connection, error)) (*domain.Connection, error) {
+	if cred == "" || len(cred) > 200 {
+		return nil, errUnauthorized
+	}
+	hash := secret.HashToken(cred)
+	now := time.Now()
+	a.mu.Lock()
+	if e, ok := a.m[kind+hash]; ok && now.Before(e.expires) {
+		a.mu.Unlock()
+		return e.conn, nil
+	}
+	a.mu.Unlock()
+	var c *domain.Connection
+	err := a.DB.View(ctx, func(tx *store.Tx) (err error) {
+		c, err = find(ctx, tx, hash)
+		return err
+	})
+	if domain.IsNotFound(err) {
+		return nil, errUnauthorized
+	} else if err != nil {
+		return nil, err
+	}
+	ttl := a.TTL
+	if ttl == 0 {
+		ttl = 15 * time.Second
+	}
+	a.mu.Lock()
+	if a.m == nil || len(a.m) > 10000 {
+		a.m = map[string]authEntry{}
+	}
+	a.m[kind+hash] = authEntry{conn: c, expires: now.Add(ttl)}
+	a.mu.Unlock()
+	return c, nil
+}
+
+// Forget drops cached answers (after a rotation, in this process).
+func (a *Auth) Forget() {
+	a.mu.Lock()
+	a.m = nil
+	a.mu.Unlock()
+}
+
+var errUnauthorized = domain.Errorf(domain.EUnauthorized, "The ingest credentials are not valid.")

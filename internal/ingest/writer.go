@@ -1,0 +1,342 @@
+// Package ingest turns SES events into stored rows and commits them in
+// groups: many concurrent requests share one transaction, and each is
+// acknowledged only after its transaction commits.
+package ingest
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sendops/internal/domain"
+	"sendops/internal/secret"
+	"sendops/internal/sesevent"
+	"sendops/internal/store"
+)
+
+// Errors a caller answers with 503 and Retry-After: nothing was stored.
+var (
+	ErrOverloaded   = errors.New("ingest queue is full")
+	ErrShuttingDown = errors.New("ingest is shutting down")
+)
+
+// Options tune the group commit.
+type Options struct {
+	MaxBatch  int           // events per transaction at most (default 500)
+	MaxWait   time.Duration // how long a batch waits to fill (default 2 ms)
+	QueueSize int           // requests waiting at most before 503 (default 20000)
+}
+
+// Writer is the single writer of events.
+type Writer struct {
+	db      *store.DB
+	keyring *secret.Keyring
+	logger  *slog.Logger
+	opts    Options
+
+	mu     sync.RWMutex // held for reading while enqueuing, for writing by Close
+	closed bool
+	in     chan *job
+	done   chan struct{}
+
+	keys sync.Map // org id → HMAC key ([]byte)
+	enc  *zstd.Encoder
+
+	batchSize prometheus.Histogram
+	commitDur prometheus.Histogram
+	queued    prometheus.GaugeFunc
+}
+
+type job struct {
+	rows []store.EventRow
+	res  chan jobResult
+}
+
+type jobResult struct {
+	stored bool
+	err    error
+}
+
+// NewWriter starts the writer. reg may be nil.
+func NewWriter(db *store.DB, keyring *secret.Keyring, logger *slog.Logger, opts Options, reg prometheus.Registerer) *Writer {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 500
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 2 * time.Millisecond
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 20000
+	}
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	w := &Writer{db: db, keyring: keyring, logger: logger, opts: opts, in: make(chan *job, opts.QueueSize), done: make(chan struct{}), enc: enc,
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sendops_ingest_batch_events", Help: "Events per ingest transaction.",
+			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000}}),
+		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sendops_ingest_commit_seconds", Help: "Time to write and commit one ingest batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+	}
+	w.queued = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sendops_ingest_queue_length", Help: "Events waiting for the writer."},
+		func() float64 { return float64(len(w.in)) })
+	if reg != nil {
+		reg.MustRegister(w.batchSize, w.commitDur, w.queued)
+	}
+	go w.loop()
+	return w
+}
+
+// Write stores one event of a connection and reports whether it was new
+// (false: a duplicate, stored before). It returns only after the event's
+// transaction committed, or with an error when nothing was stored for it:
+// ErrOverloaded, ErrShuttingDown, a database error or ctx's error.
+func (w *Writer) Write(ctx context.Context, conn *domain.Connection, ev *sesevent.Event) (bool, error) {
+	key, err := w.orgKey(ctx, conn.OrgID)
+	if err != nil {
+		return false, err
+	}
+	j := &job{rows: w.rows(conn, ev, key), res: make(chan jobResult, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return false, ErrShuttingDown
+	}
+	select {
+	case w.in <- j:
+	default:
+		w.mu.RUnlock()
+		return false, ErrOverloaded
+	}
+	w.mu.RUnlock()
+	select {
+	case r := <-j.res:
+		return r.stored, r.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// Close stops taking events, commits what is queued and returns when the
+// writer has stopped or ctx ends.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.in)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	for {
+		first, ok := <-w.in
+		if !ok {
+			return
+		}
+		batch := []*job{first}
+		n := len(first.rows)
+		timer := time.NewTimer(w.opts.MaxWait)
+	fill:
+		for n < w.opts.MaxBatch {
+			select {
+			case j, ok := <-w.in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, j)
+				n += len(j.rows)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		w.commit(batch, n)
+	}
+}
+
+func (w *Writer) commit(batch []*job, n int) {
+	start := time.Now()
+	rows := make([]store.EventRow, 0, n)
+	for _, j := range batch {
+		rows = append(rows, j.rows...)
+	}
+	var inserted []bool
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := w.db.Update(ctx, func(tx *store.Tx) (err error) {
+		inserted, err = store.InsertEvents(ctx, tx, rows)
+		return err
+	})
+	w.batchSize.Observe(float64(n))
+	w.commitDur.Observe(time.Since(start).Seconds())
+	if err != nil {
+		w.logger.Error("ingest commit failed", "events", n, "err", err)
+	}
+	i := 0
+	for _, j := range batch {
+		r := jobResult{err: err}
+		if err == nil {
+			for range j.rows {
+				r.stored = r.stored || inserted[i]
+				i++
+			}
+		}
+		j.res <- r
+	}
+}
+
+// orgKey returns the organisation's recipient-hash key, making it on first use.
+func (w *Writer) orgKey(ctx context.Context, orgID string) ([]byte, error) {
+	if k, ok := w.keys.Load(orgID); ok {
+		return k.([]byte), nil
+	}
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	sealCtx := "orgkey:" + orgID
+	var sealed string
+	err := w.db.Update(ctx, func(tx *store.Tx) (err error) {
+		sealed, err = store.PutOrgKey(ctx, tx, orgID, w.keyring.Seal(hex.EncodeToString(fresh), sealCtx))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	plain, err := w.keyring.Open(sealed, sealCtx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(plain)
+	if err != nil {
+		return nil, err
+	}
+	w.keys.Store(orgID, key)
+	return key, nil
+}
+
+// RowKey is the stored identity of one event for one recipient.
+func RowKey(orgID, eventKey, recipient string) []byte {
+	h := sha256.New()
+	h.Write([]byte(orgID))
+	h.Write([]byte{0})
+	h.Write([]byte(eventKey))
+	h.Write([]byte{0})
+	h.Write([]byte(recipient))
+	return h.Sum(nil)[:16]
+}
+
+// RecipientHash is the keyed, irreversible hash of an address.
+func RecipientHash(key []byte, addr string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(addr))
+	return m.Sum(nil)
+}
+
+// address returns the bare, lower-cased address of "Name <a@b>" or "a@b".
+func address(s string) string {
+	if a, err := mail.ParseAddress(s); err == nil {
+		return strings.ToLower(a.Address)
+	}
+	return strings.ToLower(strings.TrimSpace(s))
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+// rows turns an event into one row per recipient.
+func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) []store.EventRow {
+	evKey := ev.Key()
+	recips := ev.Recipients
+	if len(recips) == 0 {
+		recips = []string{""}
+	}
+	sender := address(ev.Mail.Source)
+	var tags string
+	if len(ev.Mail.Tags) > 0 {
+		b, _ := json.Marshal(ev.Mail.Tags)
+		tags = string(b)
+	}
+	template := ev.Mail.Template
+	if ev.Failure != nil && template == "" {
+		template = ev.Failure.TemplateName
+	}
+	raw := w.enc.EncodeAll(ev.Raw, make([]byte, 0, len(ev.Raw)/2))
+	out := make([]store.EventRow, len(recips))
+	for i, rcpt := range recips {
+		r := store.EventRow{
+			Key: RowKey(conn.OrgID, evKey, rcpt), OrgID: conn.OrgID, ConnectionID: conn.ID, MessageID: ev.Mail.MessageID,
+			Type: ev.Type, At: ev.Time, Recipient: rcpt,
+			Sender: sender, SendingDomain: domainOf(sender), Subject: ev.Mail.Subject, ConfigSet: ev.Mail.ConfigurationSet,
+			Template: template, Tags: tags, MailTime: ev.Mail.Timestamp,
+		}
+		if i == 0 {
+			r.Raw = raw
+		}
+		if rcpt != "" {
+			r.RecipientHash = RecipientHash(key, rcpt)
+		}
+		switch {
+		case ev.Bounce != nil:
+			r.BounceType, r.BounceSub, r.ReportingMTA = ev.Bounce.Type, ev.Bounce.SubType, ev.Bounce.ReportingMTA
+			for _, br := range ev.Bounce.Recipients {
+				if address(br.Email) == rcpt {
+					r.Diagnostic = br.DiagnosticCode
+					if r.Diagnostic == "" {
+						r.Diagnostic = br.Status
+					}
+				}
+			}
+		case ev.Complaint != nil:
+			r.Complaint, r.BounceSub, r.UserAgent = ev.Complaint.FeedbackType, ev.Complaint.SubType, ev.Complaint.UserAgent
+		case ev.Delivery != nil:
+			r.Diagnostic, r.ReportingMTA, r.IP = ev.Delivery.SMTPResponse, ev.Delivery.ReportingMTA, ev.Delivery.RemoteMtaIP
+		case ev.Delay != nil:
+			r.BounceSub, r.ReportingMTA = ev.Delay.DelayType, ev.Delay.ReportingMTA
+			for _, dr := range ev.Delay.Recipients {
+				if address(dr.Email) == rcpt {
+					r.Diagnostic = dr.DiagnosticCode
+				}
+			}
+		case ev.Open != nil:
+			r.UserAgent, r.IP = ev.Open.UserAgent, ev.Open.IPAddress
+		case ev.Click != nil:
+			r.UserAgent, r.IP, r.Link = ev.Click.UserAgent, ev.Click.IPAddress, ev.Click.Link
+		case ev.Reject != nil:
+			r.Diagnostic = ev.Reject.Reason
+		case ev.Failure != nil:
+			r.Diagnostic = ev.Failure.ErrorMessage
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// Decompress returns a stored raw event as JSON.
+func Decompress(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return decoder.DecodeAll(b, nil)
+}
+
+var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))

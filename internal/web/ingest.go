@@ -1,0 +1,154 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"sendops/internal/domain"
+	"sendops/internal/ingest"
+	"sendops/internal/sesevent"
+	"sendops/internal/snsverify"
+)
+
+// maxIngestBody is the largest event body accepted.
+const maxIngestBody = 256 << 10
+
+// Ingest results, the label of sendops_ingest_events_total.
+const (
+	resStored       = "stored"
+	resDuplicate    = "duplicate"
+	resInvalid      = "invalid"
+	resUnauthorized = "unauthorized"
+	resOverloaded   = "overloaded"
+)
+
+// readIngestBody reads a request body of at most maxIngestBody bytes.
+func readIngestBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxIngestBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, domain.Errorf(domain.ETooLarge, "The body is larger than %d bytes.", maxIngestBody)
+		}
+		return nil, domain.Errorf(domain.EInvalid, "The body could not be read.")
+	}
+	return b, nil
+}
+
+// store hands a parsed event to the writer and answers: 200 once stored (or
+// already stored), 503 with Retry-After when nothing could be stored.
+func (s *Server) storeEvent(w http.ResponseWriter, r *http.Request, conn *domain.Connection, ev *sesevent.Event) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 4*time.Second) // EventBridge gives up after 5 s
+	defer cancel()
+	stored, err := s.Ingest.Write(ctx, conn, ev)
+	if err != nil {
+		s.metrics.ingest.WithLabelValues(resOverloaded).Inc()
+		if !errors.Is(err, ingest.ErrOverloaded) && !errors.Is(err, ingest.ErrShuttingDown) {
+			s.Logger.WarnContext(r.Context(), "ingest not stored", "err", err)
+		}
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "The event was not stored; send it again.")
+		return nil
+	}
+	result := resStored
+	if !stored {
+		result = resDuplicate
+	}
+	s.metrics.ingest.WithLabelValues(result).Inc()
+	return writeJSON(w, http.StatusOK, map[string]string{"status": result, "message_id": ev.Mail.MessageID})
+}
+
+// ingestFail counts a refused event and returns the error to show.
+func (s *Server) ingestFail(result string, err error) error {
+	s.metrics.ingest.WithLabelValues(result).Inc()
+	return err
+}
+
+// ingestEventBridge takes one SES event from an EventBridge API destination.
+func (s *Server) ingestEventBridge(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	body, err := readIngestBody(w, r)
+	if err != nil {
+		return s.ingestFail(resInvalid, err)
+	}
+	conn, err := s.IngestAuth.BySecret(r.Context(), r.Header.Get(ingest.HeaderName))
+	if err != nil {
+		return s.ingestFail(resUnauthorized, err)
+	}
+	env, ev, err := sesevent.ParseEventBridge(body)
+	if err != nil {
+		if errors.Is(err, sesevent.ErrInvalid) {
+			return s.ingestFail(resInvalid, domain.Errorf(domain.EInvalid, "%s", err.Error()))
+		}
+		return err
+	}
+	if env.Account != conn.AWSAccountID || env.Region != conn.Region {
+		return s.ingestFail(resUnauthorized, domain.Errorf(domain.EForbidden,
+			"The event comes from account %s in %s; this connection is for account %s in %s.", env.Account, env.Region, conn.AWSAccountID, conn.Region))
+	}
+	return s.storeEvent(w, r, conn, ev)
+}
+
+// ingestSNS takes SNS HTTPS messages: subscription confirmations and
+// notifications carrying SES events in either format.
+func (s *Server) ingestSNS(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	body, err := readIngestBody(w, r)
+	if err != nil {
+		return s.ingestFail(resInvalid, err)
+	}
+	conn, err := s.IngestAuth.BySNSToken(r.Context(), r.PathValue("token"))
+	if err != nil {
+		return s.ingestFail(resUnauthorized, err)
+	}
+	m, err := snsverify.Parse(body)
+	if err != nil {
+		return s.ingestFail(resInvalid, domain.Errorf(domain.EInvalid, "%s", err.Error()))
+	}
+	region, account, _, ok := snsverify.TopicParts(m.TopicArn)
+	if !ok || account != conn.AWSAccountID || region != conn.Region {
+		return s.ingestFail(resUnauthorized, domain.Errorf(domain.EForbidden, "The topic %s does not belong to this connection.", m.TopicArn))
+	}
+	if err := s.SNS.Verify(r.Context(), m); err != nil {
+		if errors.Is(err, snsverify.ErrUnavailable) {
+			// SNS counts every 4xx as delivered: a transient failure must be 5xx.
+			s.metrics.ingest.WithLabelValues(resOverloaded).Inc()
+			s.Logger.WarnContext(r.Context(), "SNS certificate unavailable", "err", err)
+			w.Header().Set("Retry-After", "5")
+			writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "The signing certificate could not be fetched; send it again.")
+			return nil
+		}
+		return s.ingestFail(resUnauthorized, domain.Errorf(domain.EForbidden, "The SNS message signature does not verify."))
+	}
+	switch m.Type {
+	case "SubscriptionConfirmation":
+		if err := s.SNS.Confirm(r.Context(), s.SNSClient, m); err != nil {
+			if errors.Is(err, snsverify.ErrForged) {
+				return s.ingestFail(resUnauthorized, domain.Errorf(domain.EForbidden, "The SubscribeURL is not an SNS address."))
+			}
+			s.Logger.WarnContext(r.Context(), "SNS subscription not confirmed", "topic", m.TopicArn, "err", err)
+			w.Header().Set("Retry-After", "5")
+			writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "The subscription could not be confirmed yet.")
+			return nil
+		}
+		s.Logger.InfoContext(r.Context(), "SNS subscription confirmed", "topic", m.TopicArn, "connection", conn.ID)
+		return writeJSON(w, http.StatusOK, map[string]string{"status": "confirmed"})
+	case "UnsubscribeConfirmation":
+		s.Logger.InfoContext(r.Context(), "SNS subscription ended", "topic", m.TopicArn, "connection", conn.ID)
+		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	case "Notification":
+	default:
+		return s.ingestFail(resInvalid, domain.Errorf(domain.EInvalid, "Unknown SNS message type %q.", m.Type))
+	}
+	ev, err := sesevent.Parse([]byte(m.Message))
+	if err != nil {
+		if strings.Contains(m.Message, "Successfully validated SNS topic") {
+			// SES's test notification when a topic is set up: nothing to store.
+			return writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
+		}
+		return s.ingestFail(resInvalid, domain.Errorf(domain.EInvalid, "The SNS message does not hold an SES event: %s", err.Error()))
+	}
+	return s.storeEvent(w, r, conn, ev)
+}
