@@ -5,6 +5,7 @@ package ingest
 
 import (
 	"context"
+	_ "embed"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -80,7 +81,8 @@ func NewWriter(db *store.DB, keyring *secret.Keyring, logger *slog.Logger, opts 
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 20000
 	}
-	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderDictRaw(dictID, dictionary))
 	w := &Writer{db: db, keyring: keyring, logger: logger, opts: opts, in: make(chan *job, opts.QueueSize), done: make(chan struct{}), enc: enc,
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sendops_ingest_batch_events", Help: "Events per ingest transaction.",
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000}}),
@@ -331,6 +333,16 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 	return out
 }
 
+// The raw events are compressed with zstd and a raw-content dictionary of
+// typical SES events (the project's own), which roughly halves what a small
+// JSON document takes compressed on its own. A frame names its dictionary;
+// a new dictionary gets a new id and the old ones stay registered here.
+//
+//go:embed zstd-dictionary.txt
+var dictionary []byte
+
+const dictID = 1
+
 // Decompress returns a stored raw event as JSON.
 func Decompress(b []byte) ([]byte, error) {
 	if len(b) == 0 {
@@ -339,4 +351,4 @@ func Decompress(b []byte) ([]byte, error) {
 	return decoder.DecodeAll(b, nil)
 }
 
-var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
+var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderDictRaw(dictID, dictionary))

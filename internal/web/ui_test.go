@@ -419,3 +419,42 @@ func sessionCookie(t *testing.T, app *testapp.App, b *testapp.Browser) string {
 	}
 	return ""
 }
+
+func TestConnectionsPage(t *testing.T) {
+	app := testapp.Start(t, testdb.SQLite(t))
+	b := app.SignUp(t, "Cora", "cora@example.com", "cora-password-1")
+	p := b.Post("/connections", "/connections", url.Values{"name": {"Prod"}, "aws_account_id": {"12345"}, "region": {"us-east-1"}})
+	if p.Status != 400 || !strings.Contains(p.Body, "An AWS account id is 12 digits.") || !strings.Contains(p.Body, `value="Prod"`) {
+		t.Fatalf("bad account id: %d", p.Status)
+	}
+	p = b.Post("/connections", "/connections", url.Values{"name": {"Prod"}, "aws_account_id": {"123456789012"}, "region": {"us-east-1"}})
+	if p.Status != 200 || !strings.Contains(p.Body, `id="ingest-secret"`) || !strings.Contains(p.Body, app.URL+"/ingest/eventbridge") {
+		t.Fatalf("create: %d %.500s", p.Status, p.Body)
+	}
+	secretStart := strings.Index(p.Body, `id="ingest-secret" class="secret">`) + len(`id="ingest-secret" class="secret">`)
+	secret := p.Body[secretStart : secretStart+strings.Index(p.Body[secretStart:], "<")]
+	// The secret is shown once: the list does not show it again.
+	if list := b.Get("/connections"); list.Status != 200 || strings.Contains(list.Body, secret) || !strings.Contains(list.Body, "123456789012") {
+		t.Fatalf("list: %d", list.Status)
+	}
+	// A viewer sees connections but cannot add one.
+	u, _ := app.Service.UserByEmail(context.Background(), "cora@example.com")
+	ms, _ := app.Service.Memberships(context.Background(), u.ID)
+	owner := &domain.Actor{OrgID: ms[0].OrgID, UserID: u.ID, Email: u.Email, Role: domain.RoleOwner}
+	if _, err := app.Service.Invite(context.Background(), owner, "vic@example.com", domain.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	vic, _, _ := app.Service.CreateUser(context.Background(), service.SignUp{Name: "Vic", Email: "vic@example.com", Password: "vic-password-1"})
+	tok := strings.TrimPrefix(linkIn(t, app.Mail.Wait(t, "vic@example.com", "invited", defaultWait).Text, app.URL+"/invitations/"), app.URL+"/invitations/")
+	if _, err := app.Service.AcceptInvitation(context.Background(), vic, tok, service.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	v := app.SignIn(t, "vic@example.com", "vic-password-1")
+	v.Post("/overview", "/orgs/"+ms[0].OrgID+"/switch", nil)
+	if p := v.Get("/connections"); p.Status != 200 || !strings.Contains(p.Body, "Prod") || strings.Contains(p.Body, "Add a connection") {
+		t.Fatalf("viewer's page: %d", p.Status)
+	}
+	if p := v.Post("/connections", "/connections", url.Values{"name": {"X"}, "aws_account_id": {"123456789012"}, "region": {"us-east-1"}}); p.Status != 403 {
+		t.Fatalf("viewer added a connection: %d", p.Status)
+	}
+}
