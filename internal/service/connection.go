@@ -74,13 +74,14 @@ func (s *Service) CreateConnection(ctx context.Context, a *domain.Actor, in Conn
 // RotateIngestCredentials issues a new secret and SNS URL for a connection;
 // the old secret keeps working for SecretGrace, the old SNS URL stops.
 // Developers and up. Errors: EForbidden, ENotFound.
-func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, id string) (*domain.IngestCredentials, error) {
+func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, id string) (*domain.Connection, *domain.IngestCredentials, error) {
 	if err := a.Require(domain.ActConnectionsWrite); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	snsToken, sec := secret.Token(""), secret.Token("whsec_")
-	err := s.DB.Update(ctx, func(tx *store.Tx) error {
-		c, err := store.Connection(ctx, tx, a.OrgID, id)
+	var c *domain.Connection
+	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+		c, err = store.Connection(ctx, tx, a.OrgID, id)
 		if err != nil {
 			return err
 		}
@@ -96,9 +97,9 @@ func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, 
 		return audit(ctx, tx, a, "connection.credentials_rotated", c.Name, "old secret valid for 24h")
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.credentials(snsToken, sec), nil
+	return c, s.credentials(snsToken, sec), nil
 }
 
 // Connections lists the organisation's connections. Errors: EForbidden.

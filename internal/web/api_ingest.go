@@ -77,15 +77,11 @@ func (s *Server) apiConnectionGet(w http.ResponseWriter, r *http.Request, c *req
 }
 
 func (s *Server) apiConnectionRotate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	cr, err := s.Service.RotateIngestCredentials(r.Context(), c.actor, r.PathValue("id"))
+	conn, cr, err := s.Service.RotateIngestCredentials(r.Context(), c.actor, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	s.IngestAuth.Forget()
-	conn, err := s.Service.Connection(r.Context(), c.actor, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
 	return writeJSON(w, http.StatusOK, toConnectionJSON(conn, cr))
 }
 

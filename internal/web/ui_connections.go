@@ -38,15 +38,11 @@ func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request, c *req
 }
 
 func (s *Server) connectionRotate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	cr, err := s.Service.RotateIngestCredentials(r.Context(), c.actor, r.PathValue("id"))
+	conn, cr, err := s.Service.RotateIngestCredentials(r.Context(), c.actor, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	s.IngestAuth.Forget()
-	conn, err := s.Service.Connection(r.Context(), c.actor, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
 	d, err := s.connectionsData(r, c)
 	if err != nil {
 		return err
