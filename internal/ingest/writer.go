@@ -5,10 +5,10 @@ package ingest
 
 import (
 	"context"
-	_ "embed"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"

@@ -46,12 +46,10 @@ func (s *Server) storeEvent(w http.ResponseWriter, r *http.Request, conn *domain
 	defer cancel()
 	stored, err := s.Ingest.Write(ctx, conn, ev)
 	if err != nil {
-		s.metrics.ingest.WithLabelValues(resOverloaded).Inc()
-		if !errors.Is(err, ingest.ErrOverloaded) && !errors.Is(err, ingest.ErrShuttingDown) {
-			s.Logger.WarnContext(r.Context(), "ingest not stored", "err", err)
+		if errors.Is(err, ingest.ErrOverloaded) || errors.Is(err, ingest.ErrShuttingDown) {
+			err = nil // expected under load; counted, not logged
 		}
-		w.Header().Set("Retry-After", "1")
-		writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "The event was not stored; send it again.")
+		s.unavailable(w, r, "1", "The event was not stored; send it again.", err)
 		return nil
 	}
 	result := resStored
@@ -68,6 +66,27 @@ func (s *Server) ingestFail(result string, err error) error {
 	return err
 }
 
+// ingestAuthFail answers a credential that did not pass: 401 when it is
+// wrong, 503 when it could not be checked (the database is down), so that
+// the sender retries.
+func (s *Server) ingestAuthFail(w http.ResponseWriter, r *http.Request, err error) error {
+	if domain.ErrorCode(err) == domain.EUnauthorized {
+		return s.ingestFail(resUnauthorized, err)
+	}
+	s.unavailable(w, r, "1", "The credentials could not be checked; send it again.", err)
+	return nil
+}
+
+// unavailable answers 503 with Retry-After, counted as overloaded.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, retry, msg string, err error) {
+	s.metrics.ingest.WithLabelValues(resOverloaded).Inc()
+	if err != nil {
+		s.Logger.WarnContext(r.Context(), "ingest unavailable", "err", err)
+	}
+	w.Header().Set("Retry-After", retry)
+	writeJSONError(w, http.StatusServiceUnavailable, "unavailable", msg)
+}
+
 // ingestEventBridge takes one SES event from an EventBridge API destination.
 func (s *Server) ingestEventBridge(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	body, err := readIngestBody(w, r)
@@ -76,7 +95,7 @@ func (s *Server) ingestEventBridge(w http.ResponseWriter, r *http.Request, c *re
 	}
 	conn, err := s.IngestAuth.BySecret(r.Context(), r.Header.Get(ingest.HeaderName))
 	if err != nil {
-		return s.ingestFail(resUnauthorized, err)
+		return s.ingestAuthFail(w, r, err)
 	}
 	env, ev, err := sesevent.ParseEventBridge(body)
 	if err != nil {
@@ -101,7 +120,7 @@ func (s *Server) ingestSNS(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	}
 	conn, err := s.IngestAuth.BySNSToken(r.Context(), r.PathValue("token"))
 	if err != nil {
-		return s.ingestFail(resUnauthorized, err)
+		return s.ingestAuthFail(w, r, err)
 	}
 	m, err := snsverify.Parse(body)
 	if err != nil {
@@ -114,10 +133,7 @@ func (s *Server) ingestSNS(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	if err := s.SNS.Verify(r.Context(), m); err != nil {
 		if errors.Is(err, snsverify.ErrUnavailable) {
 			// SNS counts every 4xx as delivered: a transient failure must be 5xx.
-			s.metrics.ingest.WithLabelValues(resOverloaded).Inc()
-			s.Logger.WarnContext(r.Context(), "SNS certificate unavailable", "err", err)
-			w.Header().Set("Retry-After", "5")
-			writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "The signing certificate could not be fetched; send it again.")
+			s.unavailable(w, r, "5", "The signing certificate could not be fetched; send it again.", err)
 			return nil
 		}
 		return s.ingestFail(resUnauthorized, domain.Errorf(domain.EForbidden, "The SNS message signature does not verify."))
@@ -125,13 +141,16 @@ func (s *Server) ingestSNS(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	switch m.Type {
 	case "SubscriptionConfirmation":
 		if err := s.SNS.Confirm(r.Context(), s.SNSClient, m); err != nil {
-			if errors.Is(err, snsverify.ErrForged) {
+			switch {
+			case errors.Is(err, snsverify.ErrForged):
 				return s.ingestFail(resUnauthorized, domain.Errorf(domain.EForbidden, "The SubscribeURL is not an SNS address."))
+			case errors.Is(err, snsverify.ErrUnavailable):
+				s.unavailable(w, r, "5", "The subscription could not be confirmed yet; send it again.", err)
+				return nil
 			}
+			// SNS refused the confirmation (an expired token): retrying cannot help.
 			s.Logger.WarnContext(r.Context(), "SNS subscription not confirmed", "topic", m.TopicArn, "err", err)
-			w.Header().Set("Retry-After", "5")
-			writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "The subscription could not be confirmed yet.")
-			return nil
+			return s.ingestFail(resInvalid, domain.Errorf(domain.EInvalid, "SNS refused the confirmation; subscribe again."))
 		}
 		s.Logger.InfoContext(r.Context(), "SNS subscription confirmed", "topic", m.TopicArn, "connection", conn.ID)
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "confirmed"})

@@ -175,6 +175,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route, 
 	switch rt.Kind {
 	case ops, apiOpen, ingestKind:
 		return nil
+	case notFound:
+		// Load the session (for the page's header), never refuse.
+		if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
+			if sess, u, err := s.Service.Authenticate(ctx, ck.Value); err == nil && !sess.MFAPending {
+				c.sess, c.user, c.csrf = sess, u, sess.CSRFToken
+			}
+		}
+		return nil
 	case api:
 		h := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")

@@ -14,6 +14,7 @@ const (
 	apiOpen                // part of /api/v1 that needs no key
 	ops                    // health and metrics: no session, no logging of bodies
 	ingestKind             // event ingest: its own credentials, logged at debug level
+	notFound               // no route matched: a 404 page, or JSON under /api/ and /ingest/
 )
 
 // handler serves a request once the route's kind is satisfied; c holds the

@@ -65,7 +65,7 @@ func New(o Options) (*Server, error) {
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
-	s.mux.Handle("/", s.wrap(route{Method: "", Pattern: "/", Kind: public, h: s.notFoundPage}))
+	s.mux.Handle("/", s.wrap(route{Method: "", Pattern: "/", Kind: notFound, h: s.notFoundPage}))
 	s.handler = s.recoverer(s.requestID(s.securityHeaders(s.mux)))
 	return s, nil
 }

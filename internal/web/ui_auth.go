@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"sendops/internal/domain"
 	"sendops/internal/service"
@@ -17,8 +18,8 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 }
 
 func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	if len(r.URL.Path) >= 8 && r.URL.Path[:8] == "/api/v1/" {
-		writeJSONError(w, http.StatusNotFound, domain.ENotFound, "No such API route.")
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/ingest/") {
+		writeJSONError(w, http.StatusNotFound, domain.ENotFound, "No such route.")
 		return nil
 	}
 	return domain.Errorf(domain.ENotFound, "There is no page at this address.")
