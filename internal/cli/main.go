@@ -32,6 +32,7 @@ Usage:
   sendops migrate [--db D]                 apply database migrations
   sendops user create --email E --password-file F --org NAME [--name N]
   sendops apikey create --org ORG_ID --scopes read,write,recipients:read,admin --name N
+  sendops loadgen --url U --secret S [--rate R|max] [--concurrency C] [--duration D] [--messages M] [--api-key K]
   sendops version
 
 Every flag has a SENDOPS_* environment variable (SENDOPS_ADDR, SENDOPS_DB,
@@ -161,6 +162,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 			fmt.Fprintln(stdout, token)
 			return nil
 		})
+	case "loadgen":
+		return runLoadgen(ctx, fs, rest, stdout, env)
 	case "version":
 		fmt.Fprintln(stdout, "sendops", Version)
 		return nil
