@@ -170,7 +170,7 @@ func TestWriter(t *testing.T) {
 		})
 
 		t.Run("full queue", func(t *testing.T) {
-			env := newWriterEnv(t, e, Options{QueueSize: 1, MaxBatch: 1})
+			env := newWriterEnv(t, e, Options{QueueSize: 1, MaxBatch: 1, Writers: 1})
 			ctx := context.Background()
 			// The organisation's hash key is made on first use, in its own
 			// transaction: make it before the database is blocked.
@@ -341,18 +341,22 @@ func TestWriter(t *testing.T) {
 
 func TestRowKeyAndRecipientHash(t *testing.T) {
 	t.Parallel()
-	k := RowKey("org1", "event1", "ann@example.com")
-	if len(k) != 16 || !bytes.Equal(k, RowKey("org1", "event1", "ann@example.com")) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	k := RowKey("org1", "event1", "ann@example.com", at)
+	if later := RowKey("org0", "event0", "a", at.Add(time.Millisecond)); bytes.Compare(k, later) >= 0 {
+		t.Errorf("RowKey does not lead with the event time: %x then %x", k, later)
+	}
+	if len(k) != 16 || !bytes.Equal(k, RowKey("org1", "event1", "ann@example.com", at)) {
 		t.Errorf("RowKey is not a deterministic 16-byte key: %x", k)
 	}
 	for _, other := range [][]byte{
-		RowKey("org2", "event1", "ann@example.com"),
-		RowKey("org1", "event2", "ann@example.com"),
-		RowKey("org1", "event1", "bob@example.com"),
-		RowKey("org1", "event1", ""),
+		RowKey("org2", "event1", "ann@example.com", at),
+		RowKey("org1", "event2", "ann@example.com", at),
+		RowKey("org1", "event1", "bob@example.com", at),
+		RowKey("org1", "event1", "", at),
 		// Field boundaries matter: no shifting of bytes between fields.
-		RowKey("org1e", "vent1", "ann@example.com"),
-		RowKey("org1", "event1ann@", "example.com"),
+		RowKey("org1e", "vent1", "ann@example.com", at),
+		RowKey("org1", "event1ann@", "example.com", at),
 	} {
 		if bytes.Equal(k, other) {
 			t.Errorf("RowKey collision: %x", other)
@@ -372,4 +376,41 @@ func TestRowKeyAndRecipientHash(t *testing.T) {
 			t.Errorf("RecipientHash is not keyed or not distinct: %x", other)
 		}
 	}
+}
+
+// A NUL character is valid JSON but not storable in PostgreSQL text: the
+// event is stored without it, and it does not fail the events batched with it.
+func TestWriterNUL(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		env := newWriterEnv(t, e, Options{MaxWait: 50 * time.Millisecond})
+		ctx := context.Background()
+		bad, err := sesevent.Parse([]byte(`{"eventType":"Send","send":{},"mail":{"timestamp":"2026-03-10T09:59:58.000Z","messageId":"nul-1",
+			"source":"a@shop.example","destination":["x@example.com"],"commonHeaders":{"subject":"Sale\u0000!"},"tags":{"k\u0000":["v\u0000"]}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 6)
+		for i := 0; i < 5; i++ {
+			go func() {
+				_, err := env.w.Write(ctx, env.conn, sendEvent(t, fmt.Sprintf("good-%d", i), "y@example.com"))
+				errs <- err
+			}()
+		}
+		go func() { _, err := env.w.Write(ctx, env.conn, bad); errs <- err }()
+		for i := 0; i < 6; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("write: %v", err)
+			}
+		}
+		var subject string
+		if err := env.db.View(ctx, func(tx *store.Tx) error {
+			m, err := store.Message(ctx, tx, env.conn.OrgID, "nul-1")
+			if m != nil {
+				subject = m.Subject
+			}
+			return err
+		}); err != nil || subject != "Sale!" {
+			t.Fatalf("stored subject %q, %v", subject, err)
+		}
+	})
 }

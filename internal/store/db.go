@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -39,6 +40,12 @@ type DB struct {
 	write *sql.DB
 	// read is the pool for queries; the same pool as write on PostgreSQL.
 	read *sql.DB
+	// checkpoint is SQLite's WAL checkpointer: a connection of its own, so
+	// that commits never wait for a checkpoint.
+	checkpoint *sql.DB
+	stop       chan struct{}
+	stopped    chan struct{}
+	closeOnce  sync.Once
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -57,7 +64,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// busy_timeout first so that every later pragma already waits.
 		pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 		var err error
-		if db.write, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate"); err != nil {
+		// The writer keeps 64 MiB of pages cached and never checkpoints
+		// itself; a background connection does (see checkpointer).
+		if db.write, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"); err != nil {
 			return nil, err
 		}
 		db.write.SetMaxOpenConns(1)
@@ -67,6 +76,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, err
 		}
 		db.read.SetMaxOpenConns(max(4, runtime.NumCPU()))
+		if db.checkpoint, err = sql.Open("sqlite", "file:"+path+"?"+pragmas); err != nil {
+			db.write.Close()
+			db.read.Close()
+			return nil, err
+		}
+		db.checkpoint.SetMaxOpenConns(1)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db.Engine = Postgres
 		var err error
@@ -85,7 +100,28 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.Engine, err)
 	}
+	if db.checkpoint != nil {
+		db.stop, db.stopped = make(chan struct{}), make(chan struct{})
+		go db.checkpointer()
+	}
 	return db, nil
+}
+
+// checkpointer copies SQLite's WAL into the database file in the
+// background, twice a second, without blocking the writer (PASSIVE). The WAL
+// restarts from its beginning once a checkpoint has caught up.
+func (db *DB) checkpointer() {
+	defer close(db.stopped)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+			db.checkpoint.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // redactDSN hides a password in a database URL so that it can be shown.
@@ -97,9 +133,20 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
-// Close closes both pools.
+// Close closes the pools; on SQLite it first checkpoints the whole WAL.
 func (db *DB) Close() error {
-	err := db.write.Close()
+	var err error
+	if db.checkpoint != nil {
+		if db.stop != nil {
+			db.closeOnce.Do(func() { close(db.stop) })
+			<-db.stopped
+		}
+		// A last checkpoint leaves no WAL behind; a failure here loses
+		// nothing (the WAL is replayed on the next open).
+		db.checkpoint.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		err = db.checkpoint.Close()
+	}
+	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -79,6 +81,36 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 	}
 	const cols = `row_key, org_id, message_id, connection_id, type, at, recipient, bounce_type, bounce_subtype, diagnostic, reporting_mta, complaint_type, link, user_agent, ip, raw`
 	byKey := make(map[string]int, len(fresh))
+	if tx.engine == Postgres {
+		// One statement with an array per column, whatever the batch size:
+		// planned once, and no parameter limit.
+		var (
+			keys, raws                                             [][]byte
+			orgs, msgs, conns, types, rcpts, bts, bss, diags, mtas []string
+			cts, links, uas, ips                                   []string
+			ats                                                    []time.Time
+		)
+		for _, i := range fresh {
+			r := &rows[i]
+			byKey[string(r.Key)] = i
+			keys, raws = append(keys, r.Key), append(raws, r.Raw)
+			orgs, msgs, conns, types = append(orgs, r.OrgID), append(msgs, r.MessageID), append(conns, r.ConnectionID), append(types, r.Type)
+			ats, rcpts, bts, bss = append(ats, r.At), append(rcpts, r.Recipient), append(bts, r.BounceType), append(bss, r.BounceSub)
+			diags, mtas, cts, links = append(diags, r.Diagnostic), append(mtas, r.ReportingMTA), append(cts, r.Complaint), append(links, r.Link)
+			uas, ips = append(uas, r.UserAgent), append(ips, r.IP)
+		}
+		res, err := tx.Query(ctx, `INSERT INTO events (`+cols+`) SELECT * FROM unnest(?::bytea[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],
+			?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])
+			ON CONFLICT (row_key) DO NOTHING RETURNING row_key`,
+			keys, orgs, msgs, conns, types, ats, rcpts, bts, bss, diags, mtas, cts, links, uas, ips, raws)
+		if err != nil {
+			return nil, fmt.Errorf("insert events: %w", err)
+		}
+		if err := markInserted(res, byKey, inserted); err != nil {
+			return nil, err
+		}
+		fresh = nil // done
+	}
 	for start := 0; start < len(fresh); start += chunk {
 		part := fresh[start:min(start+chunk, len(fresh))]
 		args := make([]any, 0, len(part)*16)
@@ -96,16 +128,7 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 		if err != nil {
 			return nil, fmt.Errorf("insert events: %w", err)
 		}
-		for res.Next() {
-			var k []byte
-			if err := res.Scan(&k); err != nil {
-				res.Close()
-				return nil, err
-			}
-			inserted[byKey[string(k)]] = true
-		}
-		res.Close()
-		if err := res.Err(); err != nil {
+		if err := markInserted(res, byKey, inserted); err != nil {
 			return nil, err
 		}
 	}
@@ -133,6 +156,19 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 	return inserted, nil
 }
 
+// markInserted reads the keys an insert returned and marks their rows new.
+func markInserted(res *sql.Rows, byKey map[string]int, inserted []bool) error {
+	defer res.Close()
+	for res.Next() {
+		var k []byte
+		if err := res.Scan(&k); err != nil {
+			return err
+		}
+		inserted[byKey[string(k)]] = true
+	}
+	return res.Err()
+}
+
 type msgAgg struct {
 	r            *EventRow
 	first, last  time.Time
@@ -156,6 +192,9 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []*EventRow) error {
 			a.r = r
 		}
 	}
+	sort.Slice(order, func(i, j int) bool {
+		return order[i][0] < order[j][0] || order[i][0] == order[j][0] && order[i][1] < order[j][1]
+	})
 	l, g := tx.least(), tx.greatest()
 	keep := func(col string) string {
 		return col + ` = CASE WHEN ses_messages.` + col + ` = '' THEN excluded.` + col + ` ELSE ses_messages.` + col + ` END`
@@ -209,6 +248,10 @@ func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow) error {
 		}
 		a.last = maxTime(a.last, r.At)
 	}
+	sort.Slice(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		return a[0] < b[0] || a[0] == b[0] && (a[1] < b[1] || a[1] == b[1] && a[2] < b[2])
+	})
 	g := tx.greatest()
 	wins := `(excluded.status_rank > message_recipients.status_rank OR (excluded.status_rank = message_recipients.status_rank AND excluded.status_at > message_recipients.status_at))`
 	for start := 0; start < len(order); start += chunk {
@@ -237,6 +280,20 @@ type rollupKey struct {
 	hour                                                          time.Time
 }
 
+func (a rollupKey) less(b rollupKey) bool {
+	if !a.hour.Equal(b.hour) {
+		return a.hour.Before(b.hour)
+	}
+	x := [...]string{a.org, a.conn, a.cfg, a.sendDomain, a.template, a.rcptDomain, a.typ, a.bounce}
+	y := [...]string{b.org, b.conn, b.cfg, b.sendDomain, b.template, b.rcptDomain, b.typ, b.bounce}
+	for i := range x {
+		if x[i] != y[i] {
+			return x[i] < y[i]
+		}
+	}
+	return false
+}
+
 func upsertRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	counts := map[rollupKey]int{}
 	var order []rollupKey
@@ -247,6 +304,7 @@ func upsertRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
 		}
 		counts[k]++
 	}
+	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
 	for start := 0; start < len(order); start += chunk {
 		part := order[start:min(start+chunk, len(order))]
 		args := make([]any, 0, len(part)*10)
@@ -291,6 +349,7 @@ func upsertStats(ctx context.Context, tx *Tx, rows []*EventRow) error {
 		a.n[col]++
 		a.last = maxTime(a.last, r.At)
 	}
+	sort.Strings(order)
 	g := tx.greatest()
 	for start := 0; start < len(order); start += chunk {
 		part := order[start:min(start+chunk, len(order))]
