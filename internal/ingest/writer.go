@@ -347,8 +347,17 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 	}
 	sender := address(ev.Mail.Source)
 	var tags string
-	if len(ev.Mail.Tags) > 0 {
-		b, _ := json.Marshal(ev.Mail.Tags)
+	// The message keeps the sender's own tags; SES's automatic ses:* tags
+	// (configuration set, source IP, caller identity…) stay in the raw event
+	// and, where they matter, in their own columns.
+	custom := make(map[string][]string, len(ev.Mail.Tags))
+	for k, v := range ev.Mail.Tags {
+		if !strings.HasPrefix(k, "ses:") {
+			custom[k] = v
+		}
+	}
+	if len(custom) > 0 {
+		b, _ := json.Marshal(custom)
 		tags = string(b)
 	}
 	template := ev.Mail.Template
