@@ -81,6 +81,25 @@ func startChrome(t *testing.T, app *testapp.App, limit time.Duration) *chromeTab
 	return b
 }
 
+// shot saves a screenshot of the page as NAME.png in the directory named by
+// SENDOPS_SCREENSHOTS, when it is set: a way to look at the pages.
+func (b *chromeTab) shot(name string) {
+	dir := os.Getenv("SENDOPS_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := b.ctx()
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+	}
+}
+
 // ctx returns a context of the tab that ends at the test's deadline.
 func (b *chromeTab) ctx() (context.Context, context.CancelFunc) {
 	return context.WithDeadline(b.tab, b.deadline)
@@ -245,6 +264,7 @@ func TestBrowserSignupMFAAPIKey(t *testing.T) {
 		chromedp.Click(`//button[normalize-space()="Create account"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.banner.warn`)),
 	)
+	b.shot("overview")
 	b.expect("/overview", "Welcome to SendOps", "Verify your email address: we sent a link to "+email, name)
 	b.noCSPViolations()
 
@@ -275,6 +295,7 @@ func TestBrowserSignupMFAAPIKey(t *testing.T) {
 		chromedp.Click(setup),
 		chromedp.WaitVisible(chromedp.CSS(`#totp-secret`)),
 	)
+	b.shot("mfa-setup")
 	b.expect("/settings/security", "Scan this code with an authenticator app")
 	b.noCSPViolations()
 	// decode() settles once the image has loaded, and fails for a broken one.
@@ -292,6 +313,7 @@ func TestBrowserSignupMFAAPIKey(t *testing.T) {
 		chromedp.Click(`//button[normalize-space()="Turn on"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)),
 	)
+	b.shot("recovery-codes")
 	recovery := tabValue(b, "read the recovery codes",
 		chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#recovery-codes li'), li => li.innerText.trim())`))
 	if len(recovery) != 10 {
@@ -338,6 +360,7 @@ func TestBrowserSignupMFAAPIKey(t *testing.T) {
 		chromedp.Click(`//button[normalize-space()="Create key"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#new-api-key`)),
 	)
+	b.shot("apikeys")
 	b.expect("/settings/apikeys", "Copy your new key now.")
 	key := strings.TrimSpace(tabValue(b, "read the new key", chromedp.Text(chromedp.CSS(`#new-api-key`))))
 	if !strings.HasPrefix(key, "sk_") || len(key) < 20 {
