@@ -22,8 +22,15 @@ type Auth struct {
 	DB  *store.DB
 	TTL time.Duration // default 15 s
 
-	mu sync.Mutex
-	m  map[string]authEntry
+	mu       sync.Mutex
+	m        map[string]authEntry
+	inflight map[string]*lookupCall // one database lookup per credential at a time
+}
+
+type lookupCall struct {
+	done chan struct{}
+	conn *domain.Connection
+	err  error
 }
 
 type authEntry struct {
@@ -55,27 +62,51 @@ func (a *Auth) lookup(ctx context.Context, kind, cred string, find func(context.
 		return e.conn, nil
 	}
 	a.mu.Unlock()
-	var c *domain.Connection
+	// Many requests with the same credential arriving together (a cold
+	// cache under load) share one database lookup.
+	a.mu.Lock()
+	if call, ok := a.inflight[kind+hash]; ok {
+		a.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.conn, call.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	call := &lookupCall{done: make(chan struct{})}
+	if a.inflight == nil {
+		a.inflight = map[string]*lookupCall{}
+	}
+	a.inflight[kind+hash] = call
+	a.mu.Unlock()
+
 	err := a.DB.View(ctx, func(tx *store.Tx) (err error) {
-		c, err = find(ctx, tx, hash)
+		call.conn, err = find(ctx, tx, hash)
 		return err
 	})
 	if domain.IsNotFound(err) {
-		return nil, errUnauthorized
-	} else if err != nil {
-		return nil, err
+		err = errUnauthorized
 	}
+	call.err = err
 	ttl := a.TTL
 	if ttl == 0 {
 		ttl = 15 * time.Second
 	}
 	a.mu.Lock()
-	if a.m == nil || len(a.m) > 10000 {
-		a.m = map[string]authEntry{}
+	delete(a.inflight, kind+hash)
+	if err == nil {
+		if a.m == nil || len(a.m) > 10000 {
+			a.m = map[string]authEntry{}
+		}
+		a.m[kind+hash] = authEntry{conn: call.conn, expires: now.Add(ttl)}
 	}
-	a.m[kind+hash] = authEntry{conn: c, expires: now.Add(ttl)}
 	a.mu.Unlock()
-	return c, nil
+	close(call.done)
+	if err != nil {
+		return nil, err
+	}
+	return call.conn, nil
 }
 
 // Forget drops cached answers (after a rotation, in this process).
