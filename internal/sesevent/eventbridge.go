@@ -21,6 +21,18 @@ type EventBridgeEnvelope struct {
 	Detail                                  json.RawMessage
 }
 
+// wireEnvelope is the EventBridge envelope as sent.
+type wireEnvelope struct {
+	ID         string          `json:"id"`
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Account    string          `json:"account"`
+	Time       string          `json:"time"`
+	Region     string          `json:"region"`
+	Resources  []string        `json:"resources"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
 // ParseEventBridge decodes an EventBridge envelope and then Parse(detail).
 //
 // It refuses, with an error wrapping ErrInvalid that says which, malformed
@@ -33,17 +45,8 @@ func ParseEventBridge(b []byte) (*EventBridgeEnvelope, *Event, error) {
 	if !isObject(b) {
 		return nil, nil, fmt.Errorf("%w: EventBridge envelope is not a JSON object", ErrInvalid)
 	}
-	var w struct {
-		ID         string          `json:"id"`
-		DetailType string          `json:"detail-type"`
-		Source     string          `json:"source"`
-		Account    string          `json:"account"`
-		Time       string          `json:"time"`
-		Region     string          `json:"region"`
-		Resources  []string        `json:"resources"`
-		Detail     json.RawMessage `json:"detail"`
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
+	var w wireEnvelope
+	if err := decode(b, &w, func() { w = wireEnvelope{} }); err != nil {
 		var te *json.UnmarshalTypeError
 		if !errors.As(err, &te) {
 			return nil, nil, fmt.Errorf("%w: EventBridge envelope: %v", ErrInvalid, err)
