@@ -33,6 +33,7 @@ Usage:
   sendops user create --email E --password-file F --org NAME [--name N]
   sendops apikey create --org ORG_ID --scopes read,write,recipients:read,admin --name N
   sendops loadgen --url U --secret S [--rate R|max] [--concurrency C] [--duration D] [--messages M] [--api-key K]
+  sendops sesim [--addr A]                 the AWS emulator (STS, SES v2, EventBridge) on one address
   sendops version
 
 Every flag has a SENDOPS_* environment variable (SENDOPS_ADDR, SENDOPS_DB,
@@ -164,6 +165,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 		})
 	case "loadgen":
 		return runLoadgen(ctx, fs, rest, stdout, env)
+	case "sesim":
+		return runSesim(ctx, fs, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sendops", Version)
 		return nil
