@@ -66,6 +66,7 @@ type Writer struct {
 }
 
 type job struct {
+	ctx  context.Context // the request's: a job whose caller left is not committed
 	rows []store.EventRow
 	res  chan jobResult
 }
@@ -128,7 +129,7 @@ func (w *Writer) Write(ctx context.Context, conn *domain.Connection, ev *seseven
 	if err != nil {
 		return false, err
 	}
-	j := &job{rows: w.rows(conn, ev, key), res: make(chan jobResult, 1)}
+	j := &job{ctx: ctx, rows: w.rows(conn, ev, key), res: make(chan jobResult, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -214,14 +215,29 @@ func (w *Writer) loop() {
 }
 
 func (w *Writer) commit(batch []*job, n int) {
+	// Requests that gave up waiting (and were answered 503) are not
+	// committed: after an outage the backlog clears at once.
+	live := batch[:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			n -= len(j.rows)
+			j.res <- jobResult{err: err}
+			continue
+		}
+		live = append(live, j)
+	}
+	batch = live
+	if len(batch) == 0 {
+		return
+	}
 	start := time.Now()
 	err := w.insert(batch, n)
 	w.batchSize.Observe(float64(n))
 	w.commitDur.Observe(time.Since(start).Seconds())
-	if err != nil && len(batch) > 1 {
+	if err != nil && len(batch) > 1 && store.IsDataError(err) {
 		// One bad event must not fail the others: commit them one by one,
 		// so that only the requests whose own event fails get an error.
-		w.logger.Warn("ingest batch failed, committing its events one by one", "events", n, "err", err)
+		w.logger.Warn("ingest batch refused, committing its events one by one", "rows", n, "err", err)
 		for _, j := range batch {
 			if err := w.insert([]*job{j}, len(j.rows)); err != nil {
 				w.logger.Error("ingest commit failed", "rows", len(j.rows), "err", err)
@@ -231,6 +247,11 @@ func (w *Writer) commit(batch []*job, n int) {
 	}
 	if err != nil {
 		w.logger.Error("ingest commit failed", "rows", n, "err", err)
+		if len(batch) > 1 {
+			for _, j := range batch {
+				j.res <- jobResult{err: err}
+			}
+		}
 	}
 }
 

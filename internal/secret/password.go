@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -20,12 +21,22 @@ const (
 	argonKeyLen  = 32
 )
 
+// argonSlots bounds how many argon2 computations run at once (each takes
+// 19 MiB): a burst of sign-ins queues instead of exhausting memory.
+var argonSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+
+func argonKey(password, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	argonSlots <- struct{}{}
+	defer func() { <-argonSlots }()
+	return argon2.IDKey(password, salt, t, m, p, n)
+}
+
 // HashPassword hashes a password with argon2id into the PHC string format
 // ($argon2id$v=19$m=…,t=…,p=…$salt$hash).
 func HashPassword(password string) string {
 	salt := make([]byte, 16)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
@@ -64,6 +75,9 @@ func checkPassword(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	if m > 256*1024 || t > 10 || p == 0 {
+		return false, errors.New("argon2 parameters out of range")
+	}
+	got := argonKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

@@ -223,6 +223,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string, c C
 			return err
 		}
 		u.PasswordHash = hash
+		if err := store.DeleteUserTokens(ctx, tx, u.ID, purposeEmailChange); err != nil {
+			return err
+		}
 		// Following the link proves the address, too.
 		if !u.EmailVerified() {
 			now := tx.Now()
@@ -254,17 +257,27 @@ func (s *Service) ChangePassword(ctx context.Context, sess *domain.Session, curr
 	if err := checkPassword("new_password", password); err != nil {
 		return "", err
 	}
+	old, err := s.checkCurrentPassword(ctx, sess.UserID, "current_password", current)
+	if err != nil {
+		return "", err
+	}
 	hash := secret.HashPassword(password)
 	var u *domain.User
 	var token string
-	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+	err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
 		if u, err = store.UserByID(ctx, tx, sess.UserID); err != nil {
 			return err
 		}
-		if !secret.CheckPassword(u.PasswordHash, current) {
-			return domain.FieldError("current_password", "This is not your current password.")
+		if u.PasswordHash != old {
+			return domain.Errorf(domain.EConflict, "Your password changed meanwhile; try again.")
 		}
 		u.PasswordHash = hash
+		// Links sent before (address change, reset) stop working.
+		for _, p := range []string{purposeEmailChange, purposeReset} {
+			if err := store.DeleteUserTokens(ctx, tx, u.ID, p); err != nil {
+				return err
+			}
+		}
 		if err := store.UpdateUser(ctx, tx, u); err != nil {
 			return err
 		}
@@ -281,6 +294,24 @@ func (s *Service) ChangePassword(ctx context.Context, sess *domain.Session, curr
 	}
 	s.notice(u.Email, "Your SendOps password was changed", passwordChangedText(u, c))
 	return token, nil
+}
+
+// checkCurrentPassword re-checks a signed-in user's password, throttled per
+// user, outside any write transaction (argon2 takes tens of milliseconds and
+// SQLite has one writer). It returns the hash it checked, for the caller to
+// compare inside its transaction.
+func (s *Service) checkCurrentPassword(ctx context.Context, userID, field, password string) (string, error) {
+	if err := s.reauth(ctx, userID); err != nil {
+		return "", err
+	}
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if !secret.CheckPassword(u.PasswordHash, password) {
+		return "", domain.FieldError(field, "This is not your current password.")
+	}
+	return u.PasswordHash, s.clearThrottle(ctx, "reauth:"+userID)
 }
 
 // UpdateProfile changes the signed-in user's name.
@@ -307,14 +338,14 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, password, newE
 	if err != nil {
 		return err
 	}
+	if _, err := s.checkCurrentPassword(ctx, userID, "password", password); err != nil {
+		return err
+	}
 	token := secret.Token("")
 	var u *domain.User
 	err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
 		if u, err = store.UserByID(ctx, tx, userID); err != nil {
 			return err
-		}
-		if !secret.CheckPassword(u.PasswordHash, password) {
-			return domain.FieldError("password", "This is not your current password.")
 		}
 		if newEmail == u.Email {
 			return domain.FieldError("new_email", "This is already your address.")

@@ -25,6 +25,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, a *domain.Actor, name string
 				return nil, "", domain.Errorf(domain.EForbidden, "This API key cannot grant the %q scope it lacks.", sc)
 			}
 		}
+	} else if containsScope(scopes, domain.ScopeAdmin) && a.Role != domain.RoleOwner && a.UserID != "" {
+		// An admin key can do what owners do through the API (organisation
+		// settings), so only owners mint one.
+		return nil, "", &domain.Error{Code: domain.EForbidden, Field: "scopes", Message: "Only an owner may create a key with the admin scope."}
 	}
 	name, err := checkName("name", "a name for the key", name)
 	if err != nil {

@@ -148,7 +148,8 @@ func (s *Service) Message(ctx context.Context, a *domain.Actor, messageID string
 			m.Recipients[i].Address = ""
 		}
 		for i := range m.Events {
-			m.Events[i].Recipient = ""
+			// Diagnostic codes and links often hold the address too.
+			m.Events[i].Recipient, m.Events[i].Diagnostic, m.Events[i].Link = "", "", ""
 		}
 	}
 	return m, nil

@@ -164,11 +164,18 @@ func mfaChangedText(u *domain.User, what string, c Client) string {
 // (or recovery code). It is refused while an organisation of the user
 // requires MFA. Errors: EInvalid (per field), EForbidden.
 func (s *Service) DisableMFA(ctx context.Context, sess *domain.Session, password, code string, c Client) (string, error) {
+	hash, err := s.checkCurrentPassword(ctx, sess.UserID, "password", password)
+	if err != nil {
+		return "", err
+	}
 	var u *domain.User
 	var token string
-	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+	err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
 		if u, err = store.UserByID(ctx, tx, sess.UserID); err != nil {
 			return err
+		}
+		if u.PasswordHash != hash {
+			return domain.Errorf(domain.EConflict, "Your password changed meanwhile; try again.")
 		}
 		if !u.MFAEnabled() {
 			return domain.Errorf(domain.EConflict, "Two-factor authentication is already off.")
@@ -185,9 +192,6 @@ func (s *Service) DisableMFA(ctx context.Context, sess *domain.Session, password
 			if org.RequireMFA {
 				return domain.Errorf(domain.EForbidden, "%s requires two-factor authentication: it cannot be turned off while you belong to it.", org.Name)
 			}
-		}
-		if !secret.CheckPassword(u.PasswordHash, password) {
-			return domain.FieldError("password", "This is not your current password.")
 		}
 		if ok, err := s.secondFactor(ctx, tx, u, code); err != nil {
 			return err
@@ -213,15 +217,26 @@ func (s *Service) DisableMFA(ctx context.Context, sess *domain.Session, password
 	return token, nil
 }
 
-// secondFactor accepts a TOTP code or an unused recovery code, saving the
-// user (TOTP step) or spending the recovery code.
-func (s *Service) secondFactor(ctx context.Context, tx *store.Tx, u *domain.User, code string) (bool, error) {
+// useTOTP accepts a TOTP code whose step is later than the last one used
+// and records the step in the same statement, so that two requests with
+// one code cannot both pass.
+func (s *Service) useTOTP(ctx context.Context, tx *store.Tx, u *domain.User, code string) (bool, error) {
 	ok, err := s.checkTOTP(u, code, tx.Now())
+	if err != nil || !ok {
+		return false, err
+	}
+	return store.AdvanceTOTPStep(ctx, tx, u.ID, u.TOTPLastStep)
+}
+
+// secondFactor accepts a TOTP code or an unused recovery code, recording
+// the TOTP step or spending the recovery code.
+func (s *Service) secondFactor(ctx context.Context, tx *store.Tx, u *domain.User, code string) (bool, error) {
+	ok, err := s.useTOTP(ctx, tx, u, code)
 	if err != nil {
 		return false, err
 	}
 	if ok {
-		return true, store.UpdateUser(ctx, tx, u)
+		return true, nil
 	}
 	rc := strings.ToLower(strings.TrimSpace(code))
 	if len(rc) == 10 {
@@ -241,21 +256,19 @@ func (s *Service) VerifyMFA(ctx context.Context, sess *domain.Session, code stri
 	var u *domain.User
 	var token string
 	var usedRecovery, newDevice bool
+	if err := s.throttle(ctx, []string{key}, []int{maxMFAFailures}); err != nil {
+		return "", err
+	}
 	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
-		if err := checkThrottle(ctx, tx, key, maxMFAFailures); err != nil {
-			return err
-		}
 		if u, err = store.UserByID(ctx, tx, sess.UserID); err != nil {
 			return err
 		}
-		totpOK, err := s.checkTOTP(u, code, tx.Now())
+		totpOK, err := s.useTOTP(ctx, tx, u, code)
 		if err != nil {
 			return err
 		}
 		ok := totpOK
-		if totpOK {
-			err = store.UpdateUser(ctx, tx, u)
-		} else {
+		if !totpOK {
 			ok, err = s.secondFactor(ctx, tx, u, code)
 			usedRecovery = ok
 		}
@@ -281,12 +294,7 @@ func (s *Service) VerifyMFA(ctx context.Context, sess *domain.Session, code stri
 		return auditUser(ctx, tx, u, c.IP, "user.signed_in", how)
 	})
 	if err == errMFAFailed {
-		// Count the failure outside the refused transaction.
-		if err := s.DB.Update(ctx, func(tx *store.Tx) error {
-			return store.AddThrottleFailure(ctx, tx, key, tx.Now().Add(-throttleWindow))
-		}); err != nil {
-			return "", err
-		}
+		// The attempt was counted before the check.
 		return "", domain.FieldError("code", "This code does not match. Type the newest code from your app, or a recovery code.")
 	} else if err != nil {
 		return "", err
@@ -305,6 +313,9 @@ var errMFAFailed = domain.Errorf(domain.EInvalid, "mfa failed")
 // RegenerateRecoveryCodes replaces the user's recovery codes after checking
 // a current code. Errors: EInvalid on "code", EConflict when MFA is off.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code string, c Client) ([]string, error) {
+	if err := s.reauth(ctx, userID); err != nil {
+		return nil, err
+	}
 	var codes []string
 	var u *domain.User
 	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
@@ -314,14 +325,11 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID, code stri
 		if !u.MFAEnabled() {
 			return domain.Errorf(domain.EConflict, "Turn on two-factor authentication first.")
 		}
-		ok, err := s.checkTOTP(u, code, tx.Now())
+		ok, err := s.useTOTP(ctx, tx, u, code)
 		if err != nil {
 			return err
 		} else if !ok {
 			return domain.FieldError("code", "This code does not match.")
-		}
-		if err := store.UpdateUser(ctx, tx, u); err != nil {
-			return err
 		}
 		var hashes []string
 		codes, hashes = newRecoveryCodes()

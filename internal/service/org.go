@@ -122,11 +122,26 @@ func (s *Service) Members(ctx context.Context, a *domain.Actor) ([]domain.Member
 // owners may grant or take away.
 func touchesOwner(a *domain.Actor, roles ...domain.Role) error {
 	for _, r := range roles {
-		if r == domain.RoleOwner && !a.IsKey() && a.Role != domain.RoleOwner {
-			return domain.Errorf(domain.EForbidden, "Only an owner may grant or take away the owner role.")
+		if r == domain.RoleOwner && (a.IsKey() || a.Role != domain.RoleOwner) {
+			return domain.Errorf(domain.EForbidden, "Only an owner, signed in, may grant or take away the owner role.")
 		}
 	}
 	return nil
+}
+
+// revokeKeysOf revokes the API keys a member made, when they leave or lose
+// the role that let them make keys.
+func revokeKeysOf(ctx context.Context, tx *store.Tx, a *domain.Actor, m *domain.Membership) error {
+	n, err := store.RevokeKeysBy(ctx, tx, m.OrgID, m.UserID)
+	if err != nil || n == 0 {
+		return err
+	}
+	return audit(ctx, tx, a, "apikey.revoked", m.UserEmail, fmt.Sprintf("%d keys made by a member who left or lost the admin role", n))
+}
+
+// lockOrg serialises changes to an organisation's owners.
+func lockOrg(ctx context.Context, tx *store.Tx, orgID string) error {
+	return store.LockOrg(ctx, tx, orgID)
 }
 
 // SetRole changes a member's role. Admins and owners; only owners touch the
@@ -141,6 +156,9 @@ func (s *Service) SetRole(ctx context.Context, a *domain.Actor, userID string, r
 	}
 	var m *domain.Membership
 	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+		if err := lockOrg(ctx, tx, a.OrgID); err != nil {
+			return err
+		}
 		if m, err = store.Member(ctx, tx, a.OrgID, userID); err != nil {
 			return err
 		}
@@ -163,6 +181,11 @@ func (s *Service) SetRole(ctx context.Context, a *domain.Actor, userID string, r
 		if err := audit(ctx, tx, a, "member.role_changed", m.UserEmail, fmt.Sprintf("%s → %s", m.Role, role)); err != nil {
 			return err
 		}
+		if !role.AtLeast(domain.RoleAdmin) || (m.Role == domain.RoleOwner && role != domain.RoleOwner) {
+			if err := revokeKeysOf(ctx, tx, a, m); err != nil {
+				return err
+			}
+		}
 		m.Role = role
 		return nil
 	})
@@ -180,6 +203,9 @@ func (s *Service) RemoveMember(ctx context.Context, a *domain.Actor, userID stri
 		}
 	}
 	return s.DB.Update(ctx, func(tx *store.Tx) error {
+		if err := lockOrg(ctx, tx, a.OrgID); err != nil {
+			return err
+		}
 		m, err := store.Member(ctx, tx, a.OrgID, userID)
 		if err != nil {
 			return err
@@ -203,7 +229,10 @@ func (s *Service) RemoveMember(ctx context.Context, a *domain.Actor, userID stri
 		if leaving {
 			action = "member.left"
 		}
-		return audit(ctx, tx, a, action, m.UserEmail, string(m.Role))
+		if err := audit(ctx, tx, a, action, m.UserEmail, string(m.Role)); err != nil {
+			return err
+		}
+		return revokeKeysOf(ctx, tx, a, m)
 	})
 }
 

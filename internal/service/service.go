@@ -45,8 +45,8 @@ const (
 // client address.
 const (
 	throttleWindow     = 15 * time.Minute
-	maxAccountFailures = 10
-	maxClientFailures  = 50
+	maxAccountFailures = 10  // failures: cleared by a success
+	maxClientAttempts  = 100 // attempts from one address, successes included
 	maxMFAFailures     = 10
 )
 

@@ -23,19 +23,50 @@ func throttleKeys(email string, c Client) (account, client string) {
 	return "account:" + email, "client:" + c.IP
 }
 
-// checkThrottle refuses with ETooMany while key has max failures in the
-// current window.
-func checkThrottle(ctx context.Context, tx *store.Tx, key string, max int) error {
-	n, start, err := store.ThrottleFailures(ctx, tx, key, tx.Now().Add(-throttleWindow))
+// throttle counts an attempt on each key and refuses with ETooMany when a
+// key went over its limit in the current window. max[i] is the limit of
+// keys[i]. It runs in its own transaction, before the work it guards.
+func (s *Service) throttle(ctx context.Context, keys []string, max []int) error {
+	var wait int
+	err := s.DB.Update(ctx, func(tx *store.Tx) error {
+		for i, key := range keys {
+			n, start, err := store.ThrottleHit(ctx, tx, key, tx.Now().Add(-throttleWindow))
+			if err != nil {
+				return err
+			}
+			if n > max[i] {
+				wait = max2(wait, int(start.Add(throttleWindow).Sub(tx.Now()).Seconds())+1)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if n >= max {
-		wait := int(start.Add(throttleWindow).Sub(tx.Now()).Seconds()) + 1
+	if wait > 0 {
 		return &domain.Error{Code: domain.ETooMany, RetryAfter: wait,
-			Message: fmt.Sprintf("Too many failed attempts. Try again in %d minutes.", (wait+59)/60)}
+			Message: fmt.Sprintf("Too many attempts. Try again in %d minutes.", (wait+59)/60)}
 	}
 	return nil
+}
+
+func max2(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// clearThrottle forgets the attempts on key after a success.
+func (s *Service) clearThrottle(ctx context.Context, key string) error {
+	return s.DB.Update(ctx, func(tx *store.Tx) error { return store.ClearThrottle(ctx, tx, key) })
+}
+
+// reauth guards the password and code re-checks of signed-in users
+// (changing the password or address, turning MFA off, new recovery codes),
+// so that a stolen session cannot guess them.
+func (s *Service) reauth(ctx context.Context, userID string) error {
+	return s.throttle(ctx, []string{"reauth:" + userID}, []int{maxAccountFailures})
 }
 
 // Login checks an email and password and opens a session. A user with MFA
@@ -45,12 +76,7 @@ func checkThrottle(ctx context.Context, tx *store.Tx, key string, max int) error
 func (s *Service) Login(ctx context.Context, email, password string, c Client) (*SignIn, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	acctKey, clientKey := throttleKeys(email, c)
-	if err := s.DB.View(ctx, func(tx *store.Tx) error {
-		if err := checkThrottle(ctx, tx, clientKey, maxClientFailures); err != nil {
-			return err
-		}
-		return checkThrottle(ctx, tx, acctKey, maxAccountFailures)
-	}); err != nil {
+	if err := s.throttle(ctx, []string{clientKey, acctKey}, []int{maxClientAttempts, maxAccountFailures}); err != nil {
 		return nil, err
 	}
 	var u *domain.User
@@ -66,16 +92,6 @@ func (s *Service) Login(ctx context.Context, email, password string, c Client) (
 		hash = u.PasswordHash
 	}
 	if !secret.CheckPassword(hash, password) {
-		err := s.DB.Update(ctx, func(tx *store.Tx) error {
-			since := tx.Now().Add(-throttleWindow)
-			if err := store.AddThrottleFailure(ctx, tx, acctKey, since); err != nil {
-				return err
-			}
-			return store.AddThrottleFailure(ctx, tx, clientKey, since)
-		})
-		if err != nil {
-			return nil, err
-		}
 		return nil, domain.Errorf(domain.EUnauthorized, "The email address or the password is wrong.")
 	}
 	var out SignIn

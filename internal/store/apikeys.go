@@ -89,3 +89,13 @@ func RevokeAPIKey(ctx context.Context, tx *Tx, orgID, id string) error {
 	}
 	return nil
 }
+
+// RevokeKeysBy revokes the live keys a user made in an organisation and
+// returns how many.
+func RevokeKeysBy(ctx context.Context, tx *Tx, orgID, userID string) (int64, error) {
+	res, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND created_by = ? AND revoked_at IS NULL`, tx.Now(), orgID, userID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

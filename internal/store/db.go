@@ -245,7 +245,8 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 func (tx *Tx) Now() time.Time { return tx.now }
 
 // Update runs fn in a write transaction, committing when it returns nil.
-// On SQLite a busy database is retried a few times.
+// A transaction that lost to another (SQLite busy, PostgreSQL deadlock) is
+// run again a few times.
 func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -281,13 +282,16 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 	return fn(&Tx{q: db.read, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond)})
 }
 
+// isBusy reports whether a transaction failed only because of another one
+// and may simply run again: SQLite busy or locked, PostgreSQL deadlock or
+// serialization failure.
 func isBusy(err error) bool {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		code := se.Code() & 0xff
 		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 	}
-	return false
+	return err != nil && (strings.Contains(err.Error(), "SQLSTATE 40P01") || strings.Contains(err.Error(), "SQLSTATE 40001"))
 }
 
 // isUnique reports whether err is a unique-constraint violation.
@@ -356,4 +360,20 @@ func (u utcTime) Scan(src any) error {
 	}
 	*u.t = nt.Time.UTC()
 	return nil
+}
+
+// IsDataError reports whether err is about the data of a statement (a value
+// the database refuses, a constraint), rather than the database being
+// unreachable or busy: retrying the same data cannot help.
+func IsDataError(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
+			return true
+		}
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 22") || strings.Contains(msg, "SQLSTATE 23")
 }

@@ -79,6 +79,25 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 			fresh = append(fresh, i)
 		}
 	}
+	// In the order of each event's first row key, the rows of one event
+	// together and in their own order (the row with the raw JSON first, as
+	// Message reads them back): concurrent transactions (several writers on
+	// PostgreSQL) then take their row locks in one order and cannot deadlock.
+	group := make([]int, len(rows)) // index of the first row of each row's event
+	for i := range rows {
+		if i > 0 && rows[i].Raw == nil {
+			group[i] = group[i-1]
+		} else {
+			group[i] = i
+		}
+	}
+	sort.SliceStable(fresh, func(a, b int) bool {
+		ga, gb := group[fresh[a]], group[fresh[b]]
+		if ga != gb {
+			return string(rows[ga].Key) < string(rows[gb].Key)
+		}
+		return fresh[a] < fresh[b]
+	})
 	const cols = `row_key, org_id, message_id, connection_id, type, at, recipient, bounce_type, bounce_subtype, diagnostic, reporting_mta, complaint_type, link, user_agent, ip, raw`
 	byKey := make(map[string]int, len(fresh))
 	if tx.engine == Postgres {

@@ -166,3 +166,14 @@ func DeleteInvitation(ctx context.Context, tx *Tx, orgID, id string) error {
 	}
 	return nil
 }
+
+// LockOrg locks an organisation's row until the transaction ends, so that
+// concurrent changes to its members (the last owner rule) run one at a
+// time. SQLite's write transactions already do.
+func LockOrg(ctx context.Context, tx *Tx, orgID string) error {
+	if tx.engine != Postgres {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT id FROM orgs WHERE id = ? FOR UPDATE`, orgID)
+	return err
+}

@@ -130,3 +130,18 @@ func ClearThrottle(ctx context.Context, tx *Tx, key string) error {
 	_, err := tx.Exec(ctx, `DELETE FROM login_throttle WHERE key = ?`, key)
 	return err
 }
+
+// ThrottleHit counts one attempt for key, opening a new window when the
+// last one started before since, and returns the attempts in the window and
+// when it started. The count and the check are one statement, so parallel
+// attempts cannot all slip under the limit.
+func ThrottleHit(ctx context.Context, tx *Tx, key string, since time.Time) (int, time.Time, error) {
+	var n int
+	var start time.Time
+	err := tx.QueryRow(ctx, `INSERT INTO login_throttle (key, window_start, failures) VALUES (?, ?, 1)
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN login_throttle.window_start > ? THEN login_throttle.failures + 1 ELSE 1 END,
+			window_start = CASE WHEN login_throttle.window_start > ? THEN login_throttle.window_start ELSE excluded.window_start END
+		RETURNING failures, window_start`, key, tx.Now(), since, since).Scan(&n, utcTime{&start})
+	return n, start, err
+}

@@ -155,3 +155,15 @@ func SetNoticePref(ctx context.Context, tx *Tx, userID, kind string, enabled boo
 		ON CONFLICT (user_id, kind) DO UPDATE SET enabled = excluded.enabled`, userID, kind, enabled)
 	return err
 }
+
+// AdvanceTOTPStep records that a user's TOTP code of step was used, unless a
+// code of that step or a later one was used already; it reports whether it
+// did.
+func AdvanceTOTPStep(ctx context.Context, tx *Tx, userID string, step int64) (bool, error) {
+	res, err := tx.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`, step, userID, step)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -82,6 +83,14 @@ type list[T any] struct {
 // invitations) by the string key its items are sorted on, ascending or
 // descending.
 func paginate[T any](items []T, p domain.Page, desc bool, key func(T) string) (list[T], error) {
+	// Order by the key's bytes here, whatever collation the database used,
+	// so that the cursor comparison below agrees with the order.
+	sort.SliceStable(items, func(i, j int) bool {
+		if desc {
+			return key(items[i]) > key(items[j])
+		}
+		return key(items[i]) < key(items[j])
+	})
 	limit := p.Limit
 	if limit == 0 {
 		limit = 50

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"sendops/internal/domain"
 	"sendops/internal/service"
+	"sendops/internal/store"
 	"sendops/internal/testutil/testapp"
 	"sendops/internal/testutil/testdb"
 )
@@ -177,12 +179,47 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("members: %d %s", status, body)
 			}
 			ownerID := l.Data[0].UserID
+			// Keys never touch the owner role; a signed-in owner does, and
+			// cannot demote the last one.
 			status, body = apiCall(t, app, key, "PATCH", "/api/v1/members/"+ownerID, `{"role":"admin"}`)
-			if status != 409 || decodeErr(t, body).Error.Code != "conflict" || !strings.Contains(body, "last owner") {
-				t.Fatalf("demoting the last owner: %d %s", status, body)
+			if status != 403 || decodeErr(t, body).Error.Code != "forbidden" {
+				t.Fatalf("a key demoting an owner: %d %s", status, body)
 			}
-			if status, body = apiCall(t, app, key, "DELETE", "/api/v1/members/"+ownerID, ""); status != 409 {
-				t.Fatalf("removing the last owner: %d %s", status, body)
+			if status, body = apiCall(t, app, key, "DELETE", "/api/v1/members/"+ownerID, ""); status != 403 {
+				t.Fatalf("a key removing an owner: %d %s", status, body)
+			}
+			b := app.SignIn(t, "owner@example.com", "password-owner@example.com")
+			if p := b.Post("/settings/members", "/settings/members/"+ownerID+"/role", url.Values{"role": {"admin"}}); p.Status != 409 || !strings.Contains(p.Body, "last owner") {
+				t.Fatalf("demoting the last owner: %d", p.Status)
+			}
+
+			// An admin cannot mint an admin key (it could act as an owner),
+			// and the keys of a member who leaves are revoked.
+			ctx := context.Background()
+			owner := &domain.Actor{OrgID: org.ID, UserID: ownerID, Role: domain.RoleOwner}
+			adm, _, err := app.Service.CreateUser(ctx, service.SignUp{Name: "Adm", Email: "adm@example.com", Password: "adm-password-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := app.Service.DB.Update(ctx, func(tx *store.Tx) error { return store.PutMember(ctx, tx, org.ID, adm.ID, domain.RoleAdmin) }); err != nil {
+				t.Fatal(err)
+			}
+			admin := &domain.Actor{OrgID: org.ID, UserID: adm.ID, Email: adm.Email, Role: domain.RoleAdmin}
+			if _, _, err := app.Service.CreateAPIKey(ctx, admin, "escalate", []domain.Scope{domain.ScopeAdmin}); domain.ErrorCode(err) != domain.EForbidden {
+				t.Fatalf("an admin made an admin key: %v", err)
+			}
+			_, admKey, err := app.Service.CreateAPIKey(ctx, admin, "ci", []domain.Scope{domain.ScopeRead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := apiCall(t, app, admKey, "GET", "/api/v1/org", ""); s != 200 {
+				t.Fatalf("admin's key: %d", s)
+			}
+			if err := app.Service.RemoveMember(ctx, owner, adm.ID); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := apiCall(t, app, admKey, "GET", "/api/v1/org", ""); s != 401 {
+				t.Fatalf("the key of a removed member still works: %d", s)
 			}
 		})
 
@@ -227,7 +264,7 @@ func TestAPI(t *testing.T) {
 			}
 			status, body = apiCall(t, app, key, "GET", "/api/v1/audit/export.csv?action=apikey.revoked", "")
 			lines := strings.Split(strings.TrimSpace(body), "\n")
-			if status != 200 || lines[0] != "time,actor,actor_id,action,target,details,ip" || len(lines) != 2 || !strings.Contains(lines[1], "apikey.revoked") {
+			if status != 200 || lines[0] != "time,actor,actor_id,action,target,details,ip" || len(lines) != 3 || !strings.Contains(body, ",apikey.revoked,sk_") || !strings.Contains(body, "short-lived") || strings.Contains(body, "member.") {
 				t.Fatalf("audit CSV: %d %q", status, body)
 			}
 		})

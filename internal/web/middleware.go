@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -280,6 +281,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route, 
 		return s.authenticate(w, r, rt, c)
 	}
 	if rt.Kind == member && c.actor == nil {
+		if r.Method == http.MethodGet {
+			return errNoOrgRedirect
+		}
 		return errNoOrg
 	}
 	return nil
@@ -290,6 +294,8 @@ var (
 	errSignIn   = &domain.Error{Code: domain.EUnauthorized, Message: "Sign in first."}
 	errMFASetup = &domain.Error{Code: domain.EForbidden, Message: "mfa setup"}
 	errNoOrg    = &domain.Error{Code: domain.ENotFound, Message: "You do not belong to an organisation yet: create one under Settings → Organisation."}
+	// errNoOrgRedirect sends a user without an organisation to make one.
+	errNoOrgRedirect = &domain.Error{Code: domain.ENotFound, Message: "no organisation"}
 )
 
 // preSessionCSRF returns the CSRF token of a visitor without a session,
@@ -343,7 +349,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, k kind, c *reqCtx,
 	}
 	code := domain.ErrorCode(err)
 	if code == domain.EInternal {
-		s.Logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		// The route pattern, not the path: paths carry one-time tokens.
+		s.Logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "route", r.Pattern, "err", err)
 	}
 	var de *domain.Error
 	if errors.As(err, &de) && de.RetryAfter > 0 {
@@ -356,13 +363,17 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, k kind, c *reqCtx,
 	switch err {
 	case errSignIn:
 		if r.Method == http.MethodGet {
-			http.Redirect(w, r, "/login?next="+safeNext(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
 		} else {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 		}
 		return
 	case errMFASetup:
 		http.Redirect(w, r, "/settings/security?required=1", http.StatusSeeOther)
+		return
+	case errNoOrgRedirect:
+		s.flash(w, "You do not belong to an organisation yet: create one, or accept an invitation.")
+		http.Redirect(w, r, "/settings/organisation#new", http.StatusSeeOther)
 		return
 	}
 	s.render(w, r, c, httpStatus(code), "error", map[string]any{"Title": http.StatusText(httpStatus(code)), "Message": domain.ErrorMessage(err)})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"sendops/internal/domain"
@@ -65,7 +66,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	}
 	s.setSessionCookie(w, res.Token)
 	if res.MFARequired {
-		http.Redirect(w, r, "/login/mfa?next="+next, http.StatusSeeOther)
+		http.Redirect(w, r, "/login/mfa?next="+url.QueryEscape(next), http.StatusSeeOther)
 		return nil
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -115,7 +116,11 @@ func (s *Server) verifyResend(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	if err := s.Service.SendVerification(r.Context(), c.user.ID); err != nil {
 		return err
 	}
-	return s.redirect(w, r, safeNext(r.Referer()), "We sent a new link to "+c.user.Email+".")
+	back := "/overview"
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Path != "" {
+		back = safeNext(ref.RequestURI())
+	}
+	return s.redirect(w, r, back, "We sent a new link to "+c.user.Email+".")
 }
 
 func (s *Server) forgotPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
