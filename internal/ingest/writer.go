@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/mail"
 	"runtime"
 	"strings"
 	"sync"
@@ -344,21 +343,6 @@ func RecipientHash(key []byte, addr string) []byte {
 	return m.Sum(nil)
 }
 
-// address returns the bare, lower-cased address of "Name <a@b>" or "a@b".
-func address(s string) string {
-	if a, err := mail.ParseAddress(s); err == nil {
-		return strings.ToLower(a.Address)
-	}
-	return strings.ToLower(strings.TrimSpace(s))
-}
-
-func domainOf(addr string) string {
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		return addr[i+1:]
-	}
-	return ""
-}
-
 // rows turns an event into one row per recipient.
 func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) []store.EventRow {
 	evKey := ev.Key()
@@ -366,7 +350,7 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 	if len(recips) == 0 {
 		recips = []string{""}
 	}
-	sender := address(ev.Mail.Source)
+	sender := sesevent.Address(ev.Mail.Source)
 	var tags string
 	// The message keeps the sender's own tags; SES's automatic ses:* tags
 	// (configuration set, source IP, caller identity…) stay in the raw event
@@ -391,7 +375,7 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 		r := store.EventRow{
 			Key: RowKey(conn.OrgID, evKey, rcpt, ev.Time), OrgID: conn.OrgID, ConnectionID: conn.ID, MessageID: ev.Mail.MessageID,
 			Type: ev.Type, At: ev.Time, Recipient: rcpt,
-			Sender: sender, SendingDomain: domainOf(sender), Subject: ev.Mail.Subject, ConfigSet: ev.Mail.ConfigurationSet,
+			Sender: sender, SendingDomain: sesevent.Domain(sender), Subject: ev.Mail.Subject, ConfigSet: ev.Mail.ConfigurationSet,
 			Template: template, Tags: tags, MailTime: ev.Mail.Timestamp,
 		}
 		if i == 0 {
@@ -404,7 +388,7 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 		case ev.Bounce != nil:
 			r.BounceType, r.BounceSub, r.ReportingMTA = ev.Bounce.Type, ev.Bounce.SubType, ev.Bounce.ReportingMTA
 			for _, br := range ev.Bounce.Recipients {
-				if address(br.Email) == rcpt {
+				if sesevent.Address(br.Email) == rcpt {
 					r.Diagnostic = br.DiagnosticCode
 					if r.Diagnostic == "" {
 						r.Diagnostic = br.Status
@@ -418,7 +402,7 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 		case ev.Delay != nil:
 			r.BounceSub, r.ReportingMTA = ev.Delay.DelayType, ev.Delay.ReportingMTA
 			for _, dr := range ev.Delay.Recipients {
-				if address(dr.Email) == rcpt {
+				if sesevent.Address(dr.Email) == rcpt {
 					r.Diagnostic = dr.DiagnosticCode
 				}
 			}

@@ -72,7 +72,7 @@ func (s *Service) CreateConnection(ctx context.Context, a *domain.Actor, in Conn
 }
 
 // RotateIngestCredentials issues a new secret and SNS URL for a connection;
-// the old secret keeps working for SecretGrace, the old SNS URL stops.
+// the old secret and the old SNS URL keep working for SecretGrace.
 // Developers and up. Errors: EForbidden, ENotFound.
 func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, id string) (*domain.Connection, *domain.IngestCredentials, error) {
 	if err := a.Require(domain.ActConnectionsWrite); err != nil {
@@ -91,10 +91,10 @@ func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, 
 		if err := store.AddIngestSecret(ctx, tx, a.OrgID, id, secret.HashToken(sec)); err != nil {
 			return err
 		}
-		if err := store.SetSNSToken(ctx, tx, a.OrgID, id, secret.HashToken(snsToken)); err != nil {
+		if err := store.SetSNSToken(ctx, tx, a.OrgID, id, secret.HashToken(snsToken), SecretGrace); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "connection.credentials_rotated", c.Name, "old secret valid for 24h")
+		return audit(ctx, tx, a, "connection.credentials_rotated", c.Name, "old secret and SNS URL valid for 24h")
 	})
 	if err != nil {
 		return nil, nil, err

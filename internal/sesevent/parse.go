@@ -325,6 +325,19 @@ func (r *recipientSet) add(s string) {
 	}
 }
 
+// Address returns the bare, lower-cased address of "Name <a@b>" or "a@b":
+// the one form addresses take in SendOps (recipients, senders, the search
+// index).
+func Address(s string) string { return normalizeAddress(s) }
+
+// Domain returns the domain of an address ("" when it has none).
+func Domain(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
 // normalizeAddress keeps the address of "Name <a@b>" and lower-cases it.
 func normalizeAddress(s string) string {
 	if i := strings.LastIndexByte(s, '<'); i >= 0 {

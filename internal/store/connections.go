@@ -80,15 +80,19 @@ func ConnectionBySecret(ctx context.Context, tx *Tx, hash string) (*domain.Conne
 }
 
 // ConnectionBySNSToken returns the connection whose SNS URL token hashes to
-// hash, or ENotFound.
+// hash (the current token, or the previous one within its grace), or
+// ENotFound.
 func ConnectionBySNSToken(ctx context.Context, tx *Tx, hash string) (*domain.Connection, error) {
-	c, err := scanConn(tx.QueryRow(ctx, `SELECT `+connCols+` FROM connections WHERE sns_token_hash = ?`, hash))
+	c, err := scanConn(tx.QueryRow(ctx, `SELECT `+connCols+` FROM connections
+		WHERE sns_token_hash = ? OR (prev_sns_token_hash = ? AND prev_sns_token_expires_at > ?)`, hash, hash, tx.Now()))
 	return c, notFound(err, "Connection")
 }
 
-// SetSNSToken replaces the hash of a connection's SNS URL token.
-func SetSNSToken(ctx context.Context, tx *Tx, orgID, id, hash string) error {
-	_, err := tx.Exec(ctx, `UPDATE connections SET sns_token_hash = ? WHERE org_id = ? AND id = ?`, hash, orgID, id)
+// SetSNSToken replaces the hash of a connection's SNS URL token; the
+// previous token keeps working for grace.
+func SetSNSToken(ctx context.Context, tx *Tx, orgID, id, hash string, grace time.Duration) error {
+	_, err := tx.Exec(ctx, `UPDATE connections SET prev_sns_token_hash = sns_token_hash, prev_sns_token_expires_at = ?, sns_token_hash = ?
+		WHERE org_id = ? AND id = ?`, tx.Now().Add(grace), hash, orgID, id)
 	return err
 }
 

@@ -95,6 +95,12 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, err
 	}
 	if err := db.Update(ctx, func(tx *Tx) error {
+		if db.Engine == Postgres {
+			// Replicas starting together: one creates the table at a time.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7364501)`); err != nil {
+				return err
+			}
+		}
 		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
 		return err
 	}); err != nil {

@@ -1267,12 +1267,22 @@ func TestSNSIngest(t *testing.T) {
 			if newPath == path {
 				t.Fatalf("rotation kept the SNS URL %s", path)
 			}
+			// SNS counts a 401 as delivered: the old URL keeps working for
+			// the grace period, so no event is lost while the subscription
+			// is switched.
 			ev := sesEv{Type: "Send", MessageID: "sns-rotated", MailTime: at, To: []string{"jo@example.com"}}
-			if a := postSNS(t, app, path, snsEvent(t, "d1d2e3f4-0001-4c6f-9d8e-7f6a5b4c3d2e", ev).sign(t, pki.key)); a.Status != 401 {
-				t.Errorf("old SNS URL after rotation: %d %s", a.Status, a.Body)
+			if a := postSNS(t, app, path, snsEvent(t, "d1d2e3f4-0001-4c6f-9d8e-7f6a5b4c3d2e", ev).sign(t, pki.key)); a.Status != 200 || a.result() != "stored" {
+				t.Errorf("old SNS URL within the grace period: %d %s", a.Status, a.Body)
 			}
-			if a := postSNS(t, app, newPath, snsEvent(t, "d1d2e3f4-0002-4c6f-9d8e-7f6a5b4c3d2e", ev).sign(t, pki.key)); a.Status != 200 || a.result() != "stored" {
+			if a := postSNS(t, app, newPath, snsEvent(t, "d1d2e3f4-0002-4c6f-9d8e-7f6a5b4c3d2e", ev).sign(t, pki.key)); a.Status != 200 || a.result() != "duplicate" {
 				t.Errorf("new SNS URL: %d %s", a.Status, a.Body)
+			}
+			// A second rotation ends the first URL's grace.
+			if status, body := apiCall(t, app, key, "POST", "/api/v1/connections/"+conn.ID+"/rotate", ""); status != 200 {
+				t.Fatalf("rotate again: %d %s", status, body)
+			}
+			if a := postSNS(t, app, path, snsEvent(t, "d1d2e3f4-0003-4c6f-9d8e-7f6a5b4c3d2e", ev).sign(t, pki.key)); a.Status != 401 {
+				t.Errorf("the URL of two rotations ago: %d %s", a.Status, a.Body)
 			}
 		})
 	})
