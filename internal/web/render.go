@@ -51,6 +51,18 @@ func loadViews(a *assets) (*views, error) {
 		},
 		"noticeKinds": func() []domain.NoticeKind { return domain.NoticeKinds },
 		"eq1":         func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) },
+		// scopeChecked keeps the scopes ticked in a sent form, or the default.
+		"scopeChecked": func(f *form, scope string, def bool) bool {
+			if f == nil || f.Values == nil {
+				return def
+			}
+			for _, v := range f.Values["scopes"] {
+				if v == scope {
+					return true
+				}
+			}
+			return false
+		},
 		// formIf gives a page's form to the section of the page that sent it.
 		"formIf": func(which any, want string, f *form) *form {
 			if fmt.Sprint(which) == want {

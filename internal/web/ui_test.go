@@ -458,3 +458,17 @@ func TestConnectionsPage(t *testing.T) {
 		t.Fatalf("viewer added a connection: %d", p.Status)
 	}
 }
+
+// A refused form keeps the choices made in it.
+func TestFormsKeepChoices(t *testing.T) {
+	app := testapp.Start(t, testdb.SQLite(t))
+	b := app.SignUp(t, "Kim", "kim@example.com", "kim-password-1")
+	p := b.Post("/settings/apikeys", "/settings/apikeys", url.Values{"name": {""}, "scopes": {"write", "recipients:read"}})
+	if p.Status != 400 || !strings.Contains(p.Body, `value="write" checked`) || !strings.Contains(p.Body, `value="recipients:read" checked`) || strings.Contains(p.Body, `value="read" checked`) {
+		t.Fatalf("API key form: %d", p.Status)
+	}
+	p = b.Post("/settings/members", "/settings/members/invite", url.Values{"email": {"not-an-address"}, "role": {"admin"}})
+	if p.Status != 400 || !strings.Contains(p.Body, `<option value="admin" selected>`) || !strings.Contains(p.Body, `value="not-an-address"`) {
+		t.Fatalf("invite form: %d", p.Status)
+	}
+}
