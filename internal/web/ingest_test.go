@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -30,13 +29,11 @@ import (
 	"time"
 
 	"sendops/internal/cli"
-	"sendops/internal/config"
 	"sendops/internal/domain"
 	"sendops/internal/ingest"
 	"sendops/internal/service"
 	"sendops/internal/snsverify"
 	"sendops/internal/store"
-	"sendops/internal/testutil/smtpsink"
 	"sendops/internal/testutil/testapp"
 	"sendops/internal/testutil/testdb"
 )
@@ -423,36 +420,7 @@ func orgHashKey(t testing.TB, app *testapp.App, orgID string) []byte {
 // and a confirmation client that stay off the network.
 func startIngestApp(t *testing.T, dsn string, sns *snsverify.Verifier, snsClient *http.Client) *testapp.App {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail := smtpsink.Start(t)
-	vars := map[string]string{
-		"SENDOPS_ADDR":       ln.Addr().String(),
-		"SENDOPS_DB":         dsn,
-		"SENDOPS_SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
-		"SENDOPS_SMTP_URL":   mail.URL(),
-		"SENDOPS_LOG_LEVEL":  "debug",
-	}
-	cfg, err := config.Load(nil, func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testapp.SyncBuffer{}
-	p := &cli.Program{Config: cfg, LogOutput: logs, Listener: ln, SNS: sns, SNSClient: snsClient}
-	if err := p.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return &testapp.App{Program: p, URL: p.URL(), Mail: mail, Logs: logs}
+	return testapp.StartWith(t, dsn, func(p *cli.Program) { p.SNS, p.SNSClient = sns, snsClient })
 }
 
 // TestIngestEventBridge drives POST /ingest/eventbridge like an EventBridge

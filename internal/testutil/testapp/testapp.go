@@ -53,6 +53,13 @@ func (s *SyncBuffer) String() string {
 // or overrides SENDOPS_* settings.
 func Start(t testing.TB, dsn string, env ...string) *App {
 	t.Helper()
+	return StartWith(t, dsn, nil, env...)
+}
+
+// StartWith is Start with a function that sets up the program before it
+// opens (an SNS verifier with the test's own CA, say).
+func StartWith(t testing.TB, dsn string, setup func(*cli.Program), env ...string) *App {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +81,9 @@ func Start(t testing.TB, dsn string, env ...string) *App {
 	}
 	logs := &SyncBuffer{}
 	p := &cli.Program{Config: cfg, LogOutput: logs, Listener: ln}
+	if setup != nil {
+		setup(p)
+	}
 	if err := p.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
