@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sendops/internal/config"
@@ -44,6 +46,10 @@ type Program struct {
 	// SNSClient confirms SNS subscriptions; nil: a default client. Tests
 	// route it to a local server.
 	SNSClient *http.Client
+
+	// AWSBase is SendOps's own AWS configuration (credentials to assume
+	// customers' roles); zero: the standard credential chain of the server.
+	AWSBase *aws.Config
 
 	// Listener, when set before Open, is served instead of listening on
 	// Config.Addr (tests listen first to know the port).
@@ -127,9 +133,20 @@ func (p *Program) openService(ctx context.Context) (*service.Service, error) {
 		return nil, err
 	}
 	p.notices = notify.NewQueue(mailer, p.Logger, 1000)
+	if p.AWSBase == nil {
+		// Reads the environment, shared config and instance metadata lazily:
+		// no AWS call is made here.
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			p.DB.Close()
+			return nil, fmt.Errorf("AWS configuration: %w", err)
+		}
+		p.AWSBase = &cfg
+	}
 	p.Service = &service.Service{
 		DB: p.DB, Keyring: keyring, Notices: p.notices, Logger: p.Logger,
 		BaseURL: c.BaseURL, SessionIdle: c.SessionIdle, SessionAbsolute: c.SessionAbsolute,
+		AWSBase: *p.AWSBase, AWSPrincipal: c.AWSPrincipal, AllowAWSEndpoint: c.AllowAWSEndpoint,
 	}
 	return p.Service, nil
 }

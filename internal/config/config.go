@@ -33,6 +33,12 @@ type Config struct {
 	SessionAbsolute time.Duration // a session ends this long after sign-in
 	TrustProxy      bool          // take the client address from X-Forwarded-For
 
+	// AWSPrincipal is the ARN customers' roles trust (SendOps's own AWS
+	// identity), shown to them; AllowAWSEndpoint lets connections name an
+	// emulator's endpoint (the sandbox, tests).
+	AWSPrincipal     string
+	AllowAWSEndpoint bool
+
 	// SecretKeyFile is where a generated secret key was kept ("" if none).
 	SecretKeyFile string
 }
@@ -156,6 +162,15 @@ func Load(f *Flags, env Env, withSecret bool) (*Config, error) {
 	}
 	if v, ok := env("SENDOPS_TRUST_PROXY"); ok {
 		c.TrustProxy = v == "1" || v == "true"
+	}
+	if v, ok := env("SENDOPS_ALLOW_AWS_ENDPOINT"); ok {
+		c.AllowAWSEndpoint = v == "1" || v == "true"
+	}
+	if v, ok := env("SENDOPS_AWS_PRINCIPAL"); ok && v != "" {
+		if !strings.HasPrefix(v, "arn:aws") {
+			return nil, &Error{"SENDOPS_AWS_PRINCIPAL", "use an IAM ARN such as arn:aws:iam::123456789012:role/SendOps"}
+		}
+		c.AWSPrincipal = v
 	}
 	if withSecret {
 		if err := c.loadSecret(env); err != nil {

@@ -137,6 +137,12 @@ type Connection struct {
 	AWSAccountID string
 	Region       string
 	CreatedAt    time.Time
+	// How SendOps reaches the account: RoleARN (with the organisation's
+	// ExternalId), or AccessKeyID with a sealed secret. Neither: events only.
+	RoleARN      string
+	AccessKeyID  string
+	SecretSealed string // never shown
+	Endpoint     string // an emulator's address; "" for AWS
 }
 
 // IngestCredentials are what a connection's senders need: where to post and

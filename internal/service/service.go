@@ -6,6 +6,8 @@ package service
 
 import (
 	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"log/slog"
 	"time"
 
@@ -25,6 +27,13 @@ type Service struct {
 	BaseURL         string
 	SessionIdle     time.Duration
 	SessionAbsolute time.Duration
+
+	// AWS: SendOps's own credentials (the server's standard chain), used
+	// only to assume customers' roles; the principal customers trust; and
+	// whether a connection may name another endpoint (an emulator).
+	AWSBase          aws.Config
+	AWSPrincipal     string
+	AllowAWSEndpoint bool
 }
 
 // Client is where a request comes from, for sessions, throttling and audit.

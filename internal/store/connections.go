@@ -7,11 +7,11 @@ import (
 	"sendops/internal/domain"
 )
 
-const connCols = `org_id, id, name, aws_account_id, region, created_at`
+const connCols = `org_id, id, name, aws_account_id, region, created_at, role_arn, access_key_id, secret_sealed, endpoint`
 
 func scanConn(row interface{ Scan(...any) error }) (*domain.Connection, error) {
 	var c domain.Connection
-	err := row.Scan(&c.OrgID, &c.ID, &c.Name, &c.AWSAccountID, &c.Region, utcTime{&c.CreatedAt})
+	err := row.Scan(&c.OrgID, &c.ID, &c.Name, &c.AWSAccountID, &c.Region, utcTime{&c.CreatedAt}, &c.RoleARN, &c.AccessKeyID, &c.SecretSealed, &c.Endpoint)
 	return &c, err
 }
 
@@ -22,8 +22,8 @@ func CreateConnection(ctx context.Context, tx *Tx, c *domain.Connection, snsToke
 		c.ID = domain.NewID()
 	}
 	c.CreatedAt = tx.Now()
-	if _, err := tx.Exec(ctx, `INSERT INTO connections (`+connCols+`, sns_token_hash) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		c.OrgID, c.ID, c.Name, c.AWSAccountID, c.Region, c.CreatedAt, snsTokenHash); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO connections (`+connCols+`, sns_token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.OrgID, c.ID, c.Name, c.AWSAccountID, c.Region, c.CreatedAt, c.RoleARN, c.AccessKeyID, c.SecretSealed, c.Endpoint, snsTokenHash); err != nil {
 		return err
 	}
 	return AddIngestSecret(ctx, tx, c.OrgID, c.ID, secretHash)
@@ -73,7 +73,7 @@ func Connection(ctx context.Context, tx *Tx, orgID, id string) (*domain.Connecti
 // hash) belongs to, or ENotFound. Not scoped by organisation: the secret
 // names it.
 func ConnectionBySecret(ctx context.Context, tx *Tx, hash string) (*domain.Connection, error) {
-	c, err := scanConn(tx.QueryRow(ctx, `SELECT c.org_id, c.id, c.name, c.aws_account_id, c.region, c.created_at
+	c, err := scanConn(tx.QueryRow(ctx, `SELECT c.org_id, c.id, c.name, c.aws_account_id, c.region, c.created_at, c.role_arn, c.access_key_id, c.secret_sealed, c.endpoint
 		FROM ingest_secrets s JOIN connections c ON c.org_id = s.org_id AND c.id = s.connection_id
 		WHERE s.hash = ? AND (s.expires_at IS NULL OR s.expires_at > ?)`, hash, tx.Now()))
 	return c, notFound(err, "Connection")
@@ -113,4 +113,15 @@ func PutOrgKey(ctx context.Context, tx *Tx, orgID, sealed string) (string, error
 		return "", err
 	}
 	return OrgKey(ctx, tx, orgID)
+}
+
+// OrgExternalID returns the organisation's ExternalId for AWS roles, making
+// it (from fresh) on first use.
+func OrgExternalID(ctx context.Context, tx *Tx, orgID, fresh string) (string, error) {
+	if _, err := tx.Exec(ctx, `UPDATE orgs SET external_id = ? WHERE id = ? AND external_id = ''`, fresh, orgID); err != nil {
+		return "", err
+	}
+	var id string
+	err := tx.QueryRow(ctx, `SELECT external_id FROM orgs WHERE id = ?`, orgID).Scan(&id)
+	return id, notFound(err, "Organisation")
 }

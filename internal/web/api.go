@@ -126,6 +126,9 @@ type orgJSON struct {
 	RequireMFA    bool      `json:"require_mfa"`
 	RetentionDays int       `json:"retention_days"`
 	CreatedAt     time.Time `json:"created_at"`
+	// For the trust policy of the AWS roles of the organisation's connections.
+	ExternalID   string `json:"external_id,omitempty"`
+	AWSPrincipal string `json:"aws_principal,omitempty"`
 }
 
 func toOrgJSON(o *domain.Org) orgJSON {
@@ -137,7 +140,12 @@ func (s *Server) apiOrgGet(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toOrgJSON(org))
+	out := toOrgJSON(org)
+	if out.ExternalID, err = s.Service.ExternalID(r.Context(), c.actor); err != nil {
+		return err
+	}
+	out.AWSPrincipal = s.Service.AWSPrincipal
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) apiOrgUpdate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {

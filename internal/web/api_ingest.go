@@ -15,6 +15,10 @@ type connectionJSON struct {
 	Name         string      `json:"name"`
 	AWSAccountID string      `json:"aws_account_id"`
 	Region       string      `json:"region"`
+	RoleARN      string      `json:"role_arn,omitempty"`
+	ExternalID   string      `json:"external_id,omitempty"`
+	AccessKeyID  string      `json:"access_key_id,omitempty"`
+	Endpoint     string      `json:"endpoint,omitempty"`
 	CreatedAt    time.Time   `json:"created_at"`
 	Ingest       *ingestJSON `json:"ingest,omitempty"`
 }
@@ -29,7 +33,8 @@ type ingestJSON struct {
 }
 
 func toConnectionJSON(c *domain.Connection, cr *domain.IngestCredentials) connectionJSON {
-	out := connectionJSON{ID: c.ID, Name: c.Name, AWSAccountID: c.AWSAccountID, Region: c.Region, CreatedAt: c.CreatedAt}
+	out := connectionJSON{ID: c.ID, Name: c.Name, AWSAccountID: c.AWSAccountID, Region: c.Region, CreatedAt: c.CreatedAt,
+		RoleARN: c.RoleARN, AccessKeyID: c.AccessKeyID, Endpoint: c.Endpoint}
 	if cr != nil {
 		out.Ingest = &ingestJSON{EventBridgeURL: cr.EventBridgeURL, SNSURL: cr.SNSURL, HeaderName: cr.HeaderName, Secret: cr.Secret}
 	}
@@ -65,7 +70,13 @@ func (s *Server) apiConnectionCreate(w http.ResponseWriter, r *http.Request, c *
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toConnectionJSON(conn, cr))
+	out := toConnectionJSON(conn, cr)
+	if conn.RoleARN != "" {
+		if out.ExternalID, err = s.Service.ExternalID(r.Context(), c.actor); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, http.StatusCreated, out)
 }
 
 func (s *Server) apiConnectionGet(w http.ResponseWriter, r *http.Request, c *reqCtx) error {

@@ -78,6 +78,8 @@ func TestAPI(t *testing.T) {
 				{"limit over 200", key, "GET", "/api/v1/apikeys?limit=201", "", 400, "invalid"},
 				{"bad cursor", key, "GET", "/api/v1/apikeys?cursor=!!not-a-cursor", "", 400, "invalid"},
 				{"bad audit date", key, "GET", "/api/v1/audit?since=yesterday", "", 400, "invalid"},
+				{"emulator endpoint off", key, "POST", "/api/v1/connections", `{"name":"x","aws_account_id":"123456789012","region":"us-east-1","access_key_id":"AKIA","secret_access_key":"s","endpoint":"http://127.0.0.1:1"}`, 400, "invalid"},
+				{"role in another account", key, "POST", "/api/v1/connections", `{"name":"x","aws_account_id":"123456789012","region":"us-east-1","role_arn":"arn:aws:iam::999999999999:role/SendOps"}`, 400, "invalid"},
 			}
 			for _, c := range cases {
 				status, body := apiCall(t, app, c.key, c.method, c.path, c.body)
