@@ -12,7 +12,12 @@ func (s *Server) connectionsData(r *http.Request, c *reqCtx) (map[string]any, er
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"Title": "Connections", "Section": "connections", "Connections": conns}, nil
+	ext, err := s.Service.ExternalID(r.Context(), c.actor)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Title": "Connections", "Section": "connections", "Connections": conns,
+		"ExternalID": ext, "Principal": s.Service.AWSPrincipal, "AllowEndpoint": s.Service.AllowAWSEndpoint}, nil
 }
 
 func (s *Server) connectionsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -25,7 +30,9 @@ func (s *Server) connectionsPage(w http.ResponseWriter, r *http.Request, c *reqC
 
 func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	conn, cr, err := s.Service.CreateConnection(r.Context(), c.actor, service.ConnectionInput{
-		Name: r.PostFormValue("name"), AWSAccountID: r.PostFormValue("aws_account_id"), Region: r.PostFormValue("region")})
+		Name: r.PostFormValue("name"), AWSAccountID: r.PostFormValue("aws_account_id"), Region: r.PostFormValue("region"),
+		RoleARN: r.PostFormValue("role_arn"), AccessKeyID: r.PostFormValue("access_key_id"), SecretAccessKey: r.PostFormValue("secret_access_key"),
+		Endpoint: r.PostFormValue("endpoint")})
 	d, derr := s.connectionsData(r, c)
 	if derr != nil {
 		return derr

@@ -431,6 +431,12 @@ func TestConnectionsPage(t *testing.T) {
 	if p.Status != 200 || !strings.Contains(p.Body, `id="ingest-secret"`) || !strings.Contains(p.Body, app.URL+"/ingest/eventbridge") {
 		t.Fatalf("create: %d %.500s", p.Status, p.Body)
 	}
+	// A role in another account is refused by the role field, the rest kept.
+	if r := b.Post("/connections", "/connections", url.Values{"name": {"Other"}, "aws_account_id": {"123456789012"}, "region": {"us-east-1"},
+		"role_arn": {"arn:aws:iam::999999999999:role/SendOps"}}); r.Status != 400 || !strings.Contains(r.Body, "The role is in account 999999999999") ||
+		!strings.Contains(r.Body, `value="arn:aws:iam::999999999999:role/SendOps"`) || !strings.Contains(r.Body, `id="external-id">sendops-`) {
+		t.Fatalf("role in another account: %d", r.Status)
+	}
 	secretStart := strings.Index(p.Body, `id="ingest-secret" class="secret">`) + len(`id="ingest-secret" class="secret">`)
 	secret := p.Body[secretStart : secretStart+strings.Index(p.Body[secretStart:], "<")]
 	// The secret is shown once: the list does not show it again.
