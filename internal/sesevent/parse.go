@@ -31,12 +31,25 @@ func Parse(b []byte) (*Event, error) {
 // Otherwise reset empties v and encoding/json decodes it again: it keeps
 // what it can around a value of the wrong type, and its errors are the ones
 // shown, so odd input is handled exactly as before.
+//
+// The fast decoder only ever sees input that encoding/json calls valid, and
+// a panic inside it (it has panicked on malformed input the fuzzer made) is
+// caught: the standard decoder then decides.
 func decode(b []byte, v any, reset func()) error {
-	if fastjson.Unmarshal(b, v) == nil {
+	if json.Valid(b) && fastDecode(b, v) {
 		return nil
 	}
 	reset()
 	return json.Unmarshal(b, v)
+}
+
+func fastDecode(b []byte, v any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return fastjson.Unmarshal(b, v) == nil
 }
 
 // parse is Parse; copyRaw false lets Raw alias b when b is already private.
