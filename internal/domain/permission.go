@@ -50,9 +50,13 @@ var Scopes = []Scope{ScopeRead, ScopeWrite, ScopeRecipientsRead, ScopeAdmin}
 
 // ParseScopes parses a comma-separated scope list, refusing unknown names and
 // an empty list.
-func ParseScopes(s string) ([]Scope, error) {
+func ParseScopes(s string) ([]Scope, error) { return ParseScopeList(strings.Split(s, ",")) }
+
+// ParseScopeList parses scope names (from a form or JSON), refusing unknown
+// names and an empty list; repeats are dropped.
+func ParseScopeList(names []string) ([]Scope, error) {
 	var out []Scope
-	for _, part := range strings.Split(s, ",") {
+	for _, part := range names {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
@@ -69,6 +73,15 @@ func ParseScopes(s string) ([]Scope, error) {
 		return nil, FieldError("scopes", "Choose at least one scope.")
 	}
 	return out, nil
+}
+
+// JoinScopes writes scopes as "read, write".
+func JoinScopes(ss []Scope) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return strings.Join(out, ", ")
 }
 
 // Action is something a member or an API key may be allowed to do.

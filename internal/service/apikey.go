@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"sendops/internal/domain"
@@ -21,11 +22,11 @@ func (s *Service) CreateAPIKey(ctx context.Context, a *domain.Actor, name string
 	}
 	if a.IsKey() {
 		for _, sc := range scopes {
-			if !containsScope(a.Scopes, sc) {
+			if !slices.Contains(a.Scopes, sc) {
 				return nil, "", domain.Errorf(domain.EForbidden, "This API key cannot grant the %q scope it lacks.", sc)
 			}
 		}
-	} else if containsScope(scopes, domain.ScopeAdmin) && a.Role != domain.RoleOwner && a.UserID != "" {
+	} else if slices.Contains(scopes, domain.ScopeAdmin) && a.Role != domain.RoleOwner && a.UserID != "" {
 		// An admin key can do what owners do through the API (organisation
 		// settings), so only owners mint one.
 		return nil, "", &domain.Error{Code: domain.EForbidden, Field: "scopes", Message: "Only an owner may create a key with the admin scope."}
@@ -46,32 +47,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, a *domain.Actor, name string
 		if err := store.CreateAPIKey(ctx, tx, k); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, "apikey.created", k.Prefix, name+" ("+joinScopes(scopes)+")")
+		return audit(ctx, tx, a, "apikey.created", k.Prefix, name+" ("+domain.JoinScopes(scopes)+")")
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return k, token, nil
-}
-
-func containsScope(ss []domain.Scope, s domain.Scope) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func joinScopes(ss []domain.Scope) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ","
-		}
-		out += string(s)
-	}
-	return out
 }
 
 // APIKeys lists the organisation's keys. Errors: EForbidden, EInvalid (page).

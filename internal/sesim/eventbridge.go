@@ -179,8 +179,8 @@ func ebCreateConnection(c *call, rs *regionState) (any, *apiError) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if !ebNameRE.MatchString(in.Name) {
-		return nil, ebValidation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name)
+	if aerr := ebCheckName(in.Name); aerr != nil {
+		return nil, aerr
 	}
 	if rs.connections[in.Name] != nil {
 		return nil, errorf(400, "ResourceAlreadyExistsException", "Connection %s already exists.", in.Name)
@@ -467,8 +467,8 @@ func ebCreateApiDestination(c *call, rs *regionState) (any, *apiError) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if !ebNameRE.MatchString(in.Name) {
-		return nil, ebValidation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name)
+	if aerr := ebCheckName(in.Name); aerr != nil {
+		return nil, aerr
 	}
 	if rs.apiDests[in.Name] != nil {
 		return nil, errorf(400, "ResourceAlreadyExistsException", "An api-destination '%s' already exists.", in.Name)
@@ -639,8 +639,8 @@ func ebPutRule(c *call, rs *regionState) (any, *apiError) {
 	if aerr := checkBus(rs, in.EventBusName); aerr != nil {
 		return nil, aerr
 	}
-	if !ebNameRE.MatchString(in.Name) {
-		return nil, ebValidation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", in.Name)
+	if aerr := ebCheckName(in.Name); aerr != nil {
+		return nil, aerr
 	}
 	if in.EventPattern == "" && in.ScheduleExpression == "" {
 		return nil, ebValidation("Parameter(s) EventPattern or ScheduleExpression must be specified.")
@@ -863,4 +863,12 @@ func ebRemoveTargets(c *call, rs *regionState) (any, *apiError) {
 		FailedEntryCount int
 		FailedEntries    []targetFailure
 	}{0, []targetFailure{}}, nil
+}
+
+// ebCheckName refuses a connection or API destination name as EventBridge does.
+func ebCheckName(name string) *apiError {
+	if !ebNameRE.MatchString(name) {
+		return ebValidation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", name)
+	}
+	return nil
 }

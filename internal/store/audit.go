@@ -71,7 +71,7 @@ func Audit(ctx context.Context, tx *Tx, orgID string, f domain.AuditFilter, fn f
 			return "", err
 		}
 		if n++; limit > 0 && n > limit {
-			return encodeCursor(lastID), rows.Err()
+			return EncodeCursor(lastID), rows.Err()
 		}
 		lastID = e.ID
 		if err := fn(&e); err != nil {

@@ -21,11 +21,9 @@ func pageArgs(p domain.Page) (limit int, after string, err error) {
 		return 0, "", domain.FieldError("limit", "limit must be between 1 and %d.", MaxLimit)
 	}
 	if p.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(p.Cursor)
-		if err != nil || len(b) == 0 {
-			return 0, "", domain.FieldError("cursor", "The cursor is not one this server gave out.")
+		if after, err = DecodeCursor(p.Cursor); err != nil {
+			return 0, "", err
 		}
-		after = string(b)
 	}
 	return limit, after, nil
 }
@@ -37,10 +35,21 @@ func nextCursor[T any](rows []T, limit int, key func(T) string) ([]T, string) {
 		return rows, ""
 	}
 	rows = rows[:limit]
-	return rows, encodeCursor(key(rows[limit-1]))
+	return rows, EncodeCursor(key(rows[limit-1]))
 }
 
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+// EncodeCursor makes the opaque cursor of a page that ends at key. Cursors
+// of the store's listings and of the API's in-memory ones are the same.
+func EncodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+// DecodeCursor returns the key a cursor was made from. Errors: EInvalid.
+func DecodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 {
+		return "", domain.FieldError("cursor", "The cursor is not one this server gave out.")
+	}
+	return string(b), nil
+}
 
 // escapeLike escapes LIKE wildcards; queries say ESCAPE '\'.
 func escapeLike(s string) string {

@@ -11,6 +11,7 @@ import (
 
 	"sendops/internal/domain"
 	"sendops/internal/service"
+	"sendops/internal/store"
 )
 
 // writeJSON writes v as JSON with a status.
@@ -97,7 +98,7 @@ func paginate[T any](items []T, p domain.Page, desc bool, key func(T) string) (l
 	}
 	start := 0
 	if p.Cursor != "" {
-		after, err := decodeCursor(p.Cursor)
+		after, err := store.DecodeCursor(p.Cursor)
 		if err != nil {
 			return list[T]{}, err
 		}
@@ -112,7 +113,7 @@ func paginate[T any](items []T, p domain.Page, desc bool, key func(T) string) (l
 	out := list[T]{Data: items[start:]}
 	if len(out.Data) > limit {
 		out.Data = out.Data[:limit]
-		out.NextCursor = encodeCursor(key(out.Data[limit-1]))
+		out.NextCursor = store.EncodeCursor(key(out.Data[limit-1]))
 	}
 	if out.Data == nil {
 		out.Data = []T{}
@@ -308,7 +309,7 @@ func (s *Server) apiKeyCreateJSON(w http.ResponseWriter, r *http.Request, c *req
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	scopes, err := domain.ParseScopes(joinStrings(in.Scopes))
+	scopes, err := domain.ParseScopeList(in.Scopes)
 	if err != nil {
 		return err
 	}
@@ -319,14 +320,6 @@ func (s *Server) apiKeyCreateJSON(w http.ResponseWriter, r *http.Request, c *req
 	out := toAPIKeyJSON(k)
 	out.Key = token
 	return writeJSON(w, http.StatusCreated, out)
-}
-
-func joinStrings(ss []string) string {
-	out := ""
-	for _, s := range ss {
-		out += s + ","
-	}
-	return out
 }
 
 func (s *Server) apiKeyDelete(w http.ResponseWriter, r *http.Request, c *reqCtx) error {

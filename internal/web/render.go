@@ -39,16 +39,10 @@ func loadViews(a *assets) (*views, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"can":    func(a *domain.Actor, act string) bool { return a != nil && a.Can(domain.Action(act)) },
-		"roles":  func() []domain.Role { return domain.Roles },
-		"scopes": func() []domain.Scope { return domain.Scopes },
-		"join": func(ss []domain.Scope) string {
-			out := make([]string, len(ss))
-			for i, s := range ss {
-				out[i] = string(s)
-			}
-			return strings.Join(out, ", ")
-		},
+		"can":         func(a *domain.Actor, act string) bool { return a != nil && a.Can(domain.Action(act)) },
+		"roles":       func() []domain.Role { return domain.Roles },
+		"scopes":      func() []domain.Scope { return domain.Scopes },
+		"join":        domain.JoinScopes,
 		"noticeKinds": func() []domain.NoticeKind { return domain.NoticeKinds },
 		"eq1":         func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) },
 		// scopeChecked keeps the scopes ticked in a sent form, or the default.

@@ -132,11 +132,7 @@ func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 }
 
 func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	var scopes []domain.Scope
-	for _, sc := range r.PostForm["scopes"] {
-		scopes = append(scopes, domain.Scope(sc))
-	}
-	parsed, err := domain.ParseScopes(joinScopeStrings(scopes))
+	parsed, err := domain.ParseScopeList(r.PostForm["scopes"])
 	var token string
 	if err == nil {
 		_, token, err = s.Service.CreateAPIKey(r.Context(), c.actor, r.PostFormValue("name"), parsed)
@@ -150,14 +146,6 @@ func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request, c *reqCtx)
 	}
 	d["NewKey"] = token
 	return s.page(w, r, c, "settings_apikeys", d)
-}
-
-func joinScopeStrings(ss []domain.Scope) string {
-	out := ""
-	for _, s := range ss {
-		out += string(s) + ","
-	}
-	return out
 }
 
 func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
