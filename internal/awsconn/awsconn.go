@@ -125,7 +125,7 @@ func Validate(ctx context.Context, base aws.Config, a Access, principal string) 
 	var checks []Check
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		name, msg := "sts:GetCallerIdentity", explain(err, "sts:GetCallerIdentity")
+		name, msg := "sts:GetCallerIdentity", Explain(err, "sts:GetCallerIdentity")
 		if a.RoleARN != "" && isAssumeRoleError(err) {
 			name = "sts:AssumeRole"
 			msg = fmt.Sprintf("SendOps cannot assume %s. Check that the role exists in account %s, that its trust policy allows %s, and that its sts:ExternalId condition is %q. (AWS gives the same answer for each of these.)",
@@ -144,7 +144,7 @@ func Validate(ctx context.Context, base aws.Config, a Access, principal string) 
 	for _, p := range probes {
 		if err := p.call(ctx, cfg); err != nil {
 			ok = false
-			checks = append(checks, Check{Name: p.action, Message: explain(err, p.action)})
+			checks = append(checks, Check{Name: p.action, Message: Explain(err, p.action)})
 			continue
 		}
 		checks = append(checks, Check{Name: p.action, OK: true})
@@ -158,8 +158,8 @@ func isAssumeRoleError(err error) bool {
 	return strings.Contains(err.Error(), "AssumeRole")
 }
 
-// explain turns an AWS error into a sentence a user can act on.
-func explain(err error, action string) string {
+// Explain turns an AWS error into a sentence a user can act on.
+func Explain(err error, action string) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch code := ae.ErrorCode(); {

@@ -18,6 +18,9 @@ const (
 	ETooLarge     = "too_large"
 	ETooMany      = "too_many_requests"
 	EInternal     = "internal"
+	// EAWS: AWS refused or failed a call made for the user (the message
+	// says what to do); shown as 502.
+	EAWS = "aws_error"
 )
 
 // Error is an error a user may see: a code and a message written for people.

@@ -101,6 +101,12 @@ const (
 	ActConnectionsView  Action = "connections.view"
 	ActConnectionsWrite Action = "connections.manage"
 	ActMessagesView     Action = "messages.view"
+	// SES in a connection's account: account, identities, configuration
+	// sets, the event pipeline; the suppression list holds addresses.
+	ActSESView          Action = "ses.view"
+	ActSESManage        Action = "ses.manage"
+	ActSuppressionView  Action = "suppression.view"
+	ActSuppressionWrite Action = "suppression.manage"
 )
 
 // Permission says who may take an action: members whose role is at least
@@ -127,6 +133,10 @@ var Permissions = map[Action]Permission{
 	ActConnectionsView:  {RoleViewer, ScopeRead},
 	ActConnectionsWrite: {RoleDeveloper, ScopeWrite},
 	ActMessagesView:     {RoleViewer, ScopeRead},
+	ActSESView:          {RoleViewer, ScopeRead},
+	ActSESManage:        {RoleDeveloper, ScopeWrite},
+	ActSuppressionView:  {RoleViewer, ScopeRecipientsRead},
+	ActSuppressionWrite: {RoleDeveloper, ScopeWrite},
 }
 
 // Actor is who is acting on an organisation: a member signed in to the web

@@ -148,7 +148,7 @@ func (s *Service) CreateConnection(ctx context.Context, a *domain.Actor, in Conn
 	if access != nil {
 		c.RoleARN, c.AccessKeyID, c.Endpoint = access.RoleARN, access.AccessKeyID, access.Endpoint
 		if access.SecretAccessKey != "" {
-			c.SecretSealed = s.Keyring.Seal(access.SecretAccessKey, "connection:"+c.OrgID+":"+c.ID)
+			c.SecretSealed = s.Keyring.Seal(access.SecretAccessKey, connectionSecretContext(c.OrgID, c.ID))
 			how = "access key " + access.AccessKeyID
 		} else {
 			how = "role " + access.RoleARN

@@ -336,6 +336,8 @@ func httpStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case domain.ETooMany:
 		return http.StatusTooManyRequests
+	case domain.EAWS:
+		return http.StatusBadGateway
 	}
 	return http.StatusInternalServerError
 }

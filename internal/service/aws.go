@@ -1,0 +1,113 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+
+	"sendops/internal/awsconn"
+	"sendops/internal/domain"
+	"sendops/internal/store"
+)
+
+// connectionSecretContext binds a connection's sealed secret access key to
+// the connection: a value copied to another row does not open.
+func connectionSecretContext(orgID, connID string) string {
+	return "connection:" + orgID + ":" + connID
+}
+
+// access rebuilds how SendOps reaches a stored connection's account,
+// opening its sealed secret. It fails with EInvalid for a connection that
+// only receives events.
+func (s *Service) access(ctx context.Context, c *domain.Connection) (awsconn.Access, error) {
+	a := awsconn.Access{AccountID: c.AWSAccountID, Region: c.Region, Endpoint: c.Endpoint}
+	switch {
+	case c.RoleARN != "":
+		ext, err := s.orgExternalID(ctx, c.OrgID)
+		if err != nil {
+			return a, err
+		}
+		a.RoleARN, a.ExternalID = c.RoleARN, ext
+	case c.AccessKeyID != "":
+		sec, err := s.Keyring.Open(c.SecretSealed, connectionSecretContext(c.OrgID, c.ID))
+		if err != nil {
+			return a, err // internal: the keyring does not match the database
+		}
+		a.AccessKeyID, a.SecretAccessKey = c.AccessKeyID, sec
+	default:
+		return a, domain.Errorf(domain.EInvalid, "The connection %q only receives events: add a role or access keys to manage SES through it.", c.Name)
+	}
+	return a, nil
+}
+
+// orgExternalID returns an organisation's ExternalId (made on first use).
+func (s *Service) orgExternalID(ctx context.Context, orgID string) (string, error) {
+	return s.ExternalID(ctx, &domain.Actor{OrgID: orgID, Role: domain.RoleViewer})
+}
+
+// connectionAWS checks that the actor may take act, loads the connection
+// and returns the AWS configuration that reaches its account. Errors:
+// EForbidden, ENotFound, EInvalid (a connection without AWS access).
+func (s *Service) connectionAWS(ctx context.Context, a *domain.Actor, act domain.Action, connID string) (*domain.Connection, aws.Config, error) {
+	if err := a.Require(act); err != nil {
+		return nil, aws.Config{}, err
+	}
+	var c *domain.Connection
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		c, err = store.Connection(ctx, tx, a.OrgID, connID)
+		return err
+	})
+	if err != nil {
+		return nil, aws.Config{}, err
+	}
+	acc, err := s.access(ctx, c)
+	if err != nil {
+		return nil, aws.Config{}, err
+	}
+	cfg, err := awsconn.Config(s.AWSBase, acc)
+	if err != nil {
+		return nil, aws.Config{}, domain.Errorf(domain.EAWS, "%s", err.Error())
+	}
+	return c, cfg, nil
+}
+
+// awsError turns an error from an AWS call (after the SDK's own retries)
+// into a domain error a user can act on: AWS's not-found and conflict
+// answers keep their meaning, throttling asks to come back later, anything
+// else is EAWS with awsconn.Explain's sentence. action names the call, e.g.
+// "ses:CreateEmailIdentity". A domain error passes through unchanged.
+func awsError(err error, action string) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code, msg := ae.ErrorCode(), ae.ErrorMessage()
+		switch {
+		case strings.HasPrefix(code, "NotFound"):
+			return domain.Errorf(domain.ENotFound, "AWS: %s", msg)
+		case strings.HasPrefix(code, "AlreadyExists") || code == "ResourceAlreadyExistsException" || code == "ConcurrentModificationException":
+			return domain.Errorf(domain.EConflict, "AWS: %s", msg)
+		case code == "BadRequestException" || code == "ValidationException" || code == "InvalidParameterValue":
+			return domain.Errorf(domain.EInvalid, "AWS refused it: %s", msg)
+		case retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() || strings.Contains(code, "Throttl") || code == "TooManyRequestsException":
+			return &domain.Error{Code: domain.ETooMany, Message: "AWS is throttling " + action + " for this account: try again in a minute.", RetryAfter: 60}
+		}
+	}
+	return domain.Errorf(domain.EAWS, "%s", awsconn.Explain(err, action))
+}
+
+// awsTimeout bounds one user-facing AWS operation, retries included.
+const awsTimeout = 30 * time.Second
