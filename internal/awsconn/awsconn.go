@@ -180,12 +180,3 @@ func Explain(err error, action string) string {
 	}
 	return fmt.Sprintf("%s failed: %v", action, err)
 }
-
-// Actions lists every AWS action this package calls, for the IAM policy.
-func Actions() []string {
-	out := []string{"sts:AssumeRole", "sts:GetCallerIdentity"}
-	for _, p := range probes {
-		out = append(out, p.action)
-	}
-	return out
-}
