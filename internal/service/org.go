@@ -56,7 +56,13 @@ func (s *Service) Org(ctx context.Context, a *domain.Actor) (*domain.Org, error)
 type OrgSettings struct {
 	Name       *string `json:"name,omitempty"`
 	RequireMFA *bool   `json:"require_mfa,omitempty"`
+	// RetentionDays is how long event data is kept, in days. Plans will
+	// set it; until then owners choose it.
+	RetentionDays *int `json:"retention_days,omitempty"`
 }
+
+// MaxRetentionDays bounds the retention an organisation may choose.
+const MaxRetentionDays = 3650
 
 // UpdateOrg changes the organisation's settings. Owners only. Requiring MFA
 // needs the owner to have it on first. Errors: EForbidden, EInvalid.
@@ -99,6 +105,15 @@ func (s *Service) UpdateOrg(ctx context.Context, a *domain.Actor, in OrgSettings
 			if err := audit(ctx, tx, a, action, org.Name, ""); err != nil {
 				return err
 			}
+		}
+		if in.RetentionDays != nil && *in.RetentionDays != org.RetentionDays {
+			if d := *in.RetentionDays; d < 1 || d > MaxRetentionDays {
+				return domain.FieldError("retention_days", "Keep event data between 1 and %d days.", MaxRetentionDays)
+			}
+			if err := audit(ctx, tx, a, "org.retention_changed", org.Name, fmt.Sprintf("from %d to %d days", org.RetentionDays, *in.RetentionDays)); err != nil {
+				return err
+			}
+			org.RetentionDays = *in.RetentionDays
 		}
 		return store.UpdateOrg(ctx, tx, org)
 	})

@@ -25,11 +25,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // writeJSONError writes the API's one error shape.
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	writeJSONErrorField(w, status, code, message, "")
+}
+
+// writeJSONErrorField is writeJSONError naming the request field at fault.
+func writeJSONErrorField(w http.ResponseWriter, status int, code, message, field string) {
 	type body struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
 	}
-	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message}})
+	writeJSON(w, status, map[string]body{"error": {Code: code, Message: message, Field: field}})
 }
 
 // decodeJSON reads a request body into v, refusing unknown fields, trailing

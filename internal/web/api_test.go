@@ -283,6 +283,16 @@ func TestAPI(t *testing.T) {
 			if status, _ = apiCall(t, app, readKey, "PATCH", "/api/v1/org", `{"name":"x"}`); status != 403 {
 				t.Fatalf("read key renamed the org: %d", status)
 			}
+			// Retention: a stored setting, bounded, audited.
+			if status, body = apiCall(t, app, key, "PATCH", "/api/v1/org", `{"retention_days":0}`); status != 400 || !strings.Contains(body, "retention_days") {
+				t.Fatalf("retention 0: %d %s", status, body)
+			}
+			if status, body = apiCall(t, app, key, "PATCH", "/api/v1/org", `{"retention_days":30}`); status != 200 || !strings.Contains(body, `"retention_days":30`) {
+				t.Fatalf("retention 30: %d %s", status, body)
+			}
+			if _, body = apiCall(t, app, key, "GET", "/api/v1/audit?action=org.retention_changed", ""); !strings.Contains(body, "to 30 days") {
+				t.Fatalf("retention change not audited: %s", body)
+			}
 		})
 
 		t.Run("openapi document", func(t *testing.T) {

@@ -359,7 +359,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, k kind, c *reqCtx,
 		w.Header().Set("Retry-After", strconv.Itoa(de.RetryAfter))
 	}
 	if k == api || k == apiOpen || k == ops || k == ingestKind {
-		writeJSONError(w, httpStatus(code), code, domain.ErrorMessage(err))
+		field := ""
+		if de != nil {
+			field = de.Field
+		}
+		writeJSONErrorField(w, httpStatus(code), code, domain.ErrorMessage(err), field)
 		return
 	}
 	switch err {

@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"sendops/internal/domain"
@@ -37,7 +39,15 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, c *reqCtx) erro
 func (s *Server) orgSave(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	name := r.PostFormValue("name")
 	req := r.PostFormValue("require_mfa") == "1"
-	if _, err := s.Service.UpdateOrg(r.Context(), c.actor, service.OrgSettings{Name: &name, RequireMFA: &req}); err != nil {
+	in := service.OrgSettings{Name: &name, RequireMFA: &req}
+	if v := r.PostFormValue("retention_days"); v != "" {
+		days, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			days = -1 // refused below with the field's message
+		}
+		in.RetentionDays = &days
+	}
+	if _, err := s.Service.UpdateOrg(r.Context(), c.actor, in); err != nil {
 		return s.formError(w, r, c, "settings_org", map[string]any{"Title": "Organisation", "Section": "settings", "Which": "org"}, err)
 	}
 	return s.redirect(w, r, "/settings/organisation", "Saved.")
