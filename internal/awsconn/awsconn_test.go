@@ -112,15 +112,3 @@ func TestValidate(t *testing.T) {
 		}
 	})
 }
-
-func TestActions(t *testing.T) {
-	got := strings.Join(Actions(), ",")
-	for _, want := range []string{"sts:AssumeRole", "ses:GetAccount", "events:ListRules"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("Actions lacks %s: %s", want, got)
-		}
-	}
-	if strings.Contains(got, "ses:SendEmail") {
-		t.Error("Actions includes ses:SendEmail")
-	}
-}

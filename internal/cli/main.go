@@ -15,6 +15,7 @@ import (
 
 	"sendops/internal/config"
 	"sendops/internal/domain"
+	"sendops/internal/logging"
 	"sendops/internal/service"
 	"sendops/internal/store"
 )
@@ -28,17 +29,20 @@ const usage = `sendops — a control plane for Amazon SES
 
 Usage:
   sendops serve   [--addr A] [--db D] [--base-url U] [--log-level L] [--log-format F]
-  sendops demo    [--addr A] [--db D]     the sandbox: serve with a demo account
+  sendops demo    [--addr A] [--db D] [--demo-interval 2s] [--demo-messages 600]
+                                           the sandbox: serve with a demo account, an emulated AWS account and a trickle of mail
   sendops migrate [--db D]                 apply database migrations
   sendops user create --email E --password-file F --org NAME [--name N]
   sendops apikey create --org ORG_ID --scopes read,write,recipients:read,admin --name N
+  sendops keys rotate [--db D]             re-seal every secret at rest under a new key version
   sendops loadgen --url U --secret S [--rate R|max] [--concurrency C] [--duration D] [--messages M] [--api-key K]
   sendops sesim [--addr A]                 the AWS emulator (STS, SES v2, EventBridge) on one address
   sendops version
 
 Every flag has a SENDOPS_* environment variable (SENDOPS_ADDR, SENDOPS_DB,
 SENDOPS_BASE_URL, SENDOPS_LOG_LEVEL, SENDOPS_LOG_FORMAT); secrets come from
-SENDOPS_SECRET_KEY and SENDOPS_SMTP_URL, or the files named by *_FILE.
+SENDOPS_SECRET_KEY (and SENDOPS_SECRET_KEY_PREVIOUS while changing it) and
+SENDOPS_SMTP_URL, or the files named by *_FILE.
 `
 
 // Main runs the sendops command with args (without the program name) and
@@ -77,22 +81,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 	if (cmd == "user" || cmd == "apikey") && len(rest) > 0 && rest[0] == "create" {
 		cmd, rest = cmd+" create", rest[1:]
 	}
+	if cmd == "keys" && len(rest) > 0 && rest[0] == "rotate" {
+		cmd, rest = "keys rotate", rest[1:]
+	}
 	fs := flag.NewFlagSet("sendops "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by Main
 	switch cmd {
 	case "serve", "demo":
 		flags := config.Register(fs)
+		var df *demoFlags
+		if cmd == "demo" {
+			df = registerDemoFlags(fs)
+		}
 		if err := parse(fs, rest); err != nil {
 			return err
 		}
+		var demo *demoOptions
 		if cmd == "demo" {
 			env = demoEnv(env)
+			var err error
+			if demo, err = df.load(env); err != nil {
+				return err
+			}
 		}
 		cfg, err := config.Load(flags, env, true)
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, stdout, stderr, cmd == "demo")
+		return serve(ctx, cfg, stdout, stderr, demo)
 	case "migrate":
 		flags := config.Register(fs)
 		if err := parse(fs, rest); err != nil {
@@ -163,6 +179,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 			fmt.Fprintln(stdout, token)
 			return nil
 		})
+	case "keys rotate":
+		return runKeysRotate(ctx, fs, rest, stdout, env)
 	case "loadgen":
 		return runLoadgen(ctx, fs, rest, stdout, env)
 	case "sesim":
@@ -242,33 +260,67 @@ const (
 	demoOrg      = "Demo organisation"
 )
 
-func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, demo bool) error {
+// serve runs the server until ctx ends; with demo, the sandbox too (see
+// demo.go).
+func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer, demo *demoOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	p := &Program{Config: cfg, LogOutput: stderr}
+	var box *sandbox
+	if demo != nil {
+		p.Logger = logging.New(stderr, cfg.LogLevel, cfg.LogFormat)
+		var err error
+		if box, err = startSandbox(p.Logger); err != nil {
+			return err
+		}
+		// SendOps's own AWS identity is in the emulator, and connections
+		// may name it (and only it) without SENDOPS_ALLOW_AWS_ENDPOINT.
+		p.AWSBase, p.SandboxEndpoint, cfg.AWSPrincipal = &box.base, box.url, box.principal
+	}
+	// The sandbox's trickle and deliveries need the server and the
+	// database: they stop first.
+	shutdown := func() error {
+		if box != nil {
+			box.Close()
+		}
+		return p.Close()
+	}
 	if err := p.Open(ctx); err != nil {
+		if box != nil {
+			box.Close()
+		}
 		return err
 	}
 	if cfg.SecretKeyFile != "" {
 		p.Logger.Info("secret key kept beside the database", "file", cfg.SecretKeyFile)
 	}
-	if demo {
+	if demo != nil {
 		if err := ensureDemo(ctx, p.Service); err != nil {
-			p.Close()
+			shutdown()
 			return err
 		}
-		fmt.Fprintf(stdout, "\nSendOps sandbox at %s\nSign in as %s with the password %s\n\n", cfg.BaseURL, demoEmail, demoPassword)
+		a, err := demoActor(ctx, p.Service)
+		if err == nil {
+			err = box.setUp(ctx, p.Service, a, demo)
+		}
+		if err != nil {
+			shutdown()
+			return err
+		}
+		fmt.Fprintf(stdout, "\nSendOps sandbox at %s\nSign in as %s with the password %s\n", cfg.BaseURL, demoEmail, demoPassword)
+		fmt.Fprintf(stdout, "An emulated AWS account (%s) sends %d messages of simulator mail, one every %s, through the event pipeline.\n\n",
+			sandboxCustomer, demo.Messages, demo.Interval)
 	}
 	select {
 	case <-ctx.Done():
 		p.Logger.Info("shutting down")
 	case err := <-p.Served():
 		if !errors.Is(err, http.ErrServerClosed) {
-			p.Close()
+			shutdown()
 			return err
 		}
 	}
-	return p.Close()
+	return shutdown()
 }
 
 // ensureDemo creates the demo user and organisation when missing.

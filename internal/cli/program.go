@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sendops/internal/config"
+	"sendops/internal/dnscheck"
 	"sendops/internal/ingest"
 	"sendops/internal/logging"
 	"sendops/internal/notify"
-	"sendops/internal/secret"
 	"sendops/internal/service"
 	"sendops/internal/snsverify"
 	"sendops/internal/store"
@@ -50,6 +50,14 @@ type Program struct {
 	// AWSBase is SendOps's own AWS configuration (credentials to assume
 	// customers' roles); zero: the standard credential chain of the server.
 	AWSBase *aws.Config
+
+	// DNSResolver answers the live checks of identities' DNS records; nil:
+	// the system's resolver. Tests give one that asks their own server.
+	DNSResolver dnscheck.Resolver
+
+	// SandboxEndpoint is the address of the emulator `sendops demo` runs
+	// in the process, which connections may name (service.Service).
+	SandboxEndpoint string
 
 	// Listener, when set before Open, is served instead of listening on
 	// Config.Addr (tests listen first to know the port).
@@ -121,15 +129,16 @@ func (p *Program) openService(ctx context.Context) (*service.Service, error) {
 	if p.Logger == nil {
 		p.Logger = logging.New(p.LogOutput, c.LogLevel, c.LogFormat)
 	}
-	keyring, err := secret.NewKeyring(c.SecretKey)
-	if err != nil {
-		return nil, &config.Error{Setting: "SENDOPS_SECRET_KEY", Problem: err.Error()}
-	}
 	mailer, err := notify.New(c.SMTPURL, p.Logger)
 	if err != nil {
 		return nil, &config.Error{Setting: "SENDOPS_SMTP_URL", Problem: err.Error()}
 	}
 	if p.DB, err = openDB(ctx, c.DB, true); err != nil {
+		return nil, err
+	}
+	keyring, err := openKeyring(ctx, p.DB, c)
+	if err != nil {
+		p.DB.Close()
 		return nil, err
 	}
 	p.notices = notify.NewQueue(mailer, p.Logger, 1000)
@@ -147,6 +156,10 @@ func (p *Program) openService(ctx context.Context) (*service.Service, error) {
 		DB: p.DB, Keyring: keyring, Notices: p.notices, Logger: p.Logger,
 		BaseURL: c.BaseURL, SessionIdle: c.SessionIdle, SessionAbsolute: c.SessionAbsolute,
 		AWSBase: *p.AWSBase, AWSPrincipal: c.AWSPrincipal, AllowAWSEndpoint: c.AllowAWSEndpoint,
+		DNS: p.DNSResolver, SandboxEndpoint: p.SandboxEndpoint,
+	}
+	if p.Service.DNS == nil {
+		p.Service.DNS = net.DefaultResolver
 	}
 	return p.Service, nil
 }

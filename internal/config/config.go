@@ -41,6 +41,9 @@ type Config struct {
 
 	// SecretKeyFile is where a generated secret key was kept ("" if none).
 	SecretKeyFile string
+	// SecretKeyPrevious is the secret key in use before SecretKey, while
+	// values sealed under it are re-sealed (sendops keys rotate); nil if none.
+	SecretKeyPrevious []byte
 }
 
 // Error is an invalid setting: it names the setting. The command line prints
@@ -226,6 +229,19 @@ func (c *Config) loadSecret(env Env) error {
 		return &Error{"SENDOPS_SECRET_KEY", "must be at least 32 characters"}
 	}
 	c.SecretKey = []byte(v)
+	prev, err := secretValue(env, "SENDOPS_SECRET_KEY_PREVIOUS")
+	if err != nil {
+		return err
+	}
+	switch {
+	case prev == "":
+	case len(prev) < 32:
+		return &Error{"SENDOPS_SECRET_KEY_PREVIOUS", "must be at least 32 characters: the secret key used before SENDOPS_SECRET_KEY"}
+	case prev == v:
+		return &Error{"SENDOPS_SECRET_KEY_PREVIOUS", "is the same as SENDOPS_SECRET_KEY: give the key used before it, or unset it"}
+	default:
+		c.SecretKeyPrevious = []byte(prev)
+	}
 	return nil
 }
 

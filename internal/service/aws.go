@@ -50,6 +50,20 @@ func (s *Service) orgExternalID(ctx context.Context, orgID string) (string, erro
 	return s.ExternalID(ctx, &domain.Actor{OrgID: orgID, Role: domain.RoleViewer})
 }
 
+// ConnectionInOrg returns ENotFound unless the connection belongs to the
+// actor's organisation. It checks no permission: it says nothing the
+// actor's own organisation does not already show it, and routes under a
+// connection call it before judging the request.
+func (s *Service) ConnectionInOrg(ctx context.Context, a *domain.Actor, connID string) error {
+	if a == nil {
+		return domain.Errorf(domain.ENotFound, "Connection not found.")
+	}
+	return s.DB.View(ctx, func(tx *store.Tx) error {
+		_, err := store.Connection(ctx, tx, a.OrgID, connID)
+		return err
+	})
+}
+
 // connectionAWS checks that the actor may take act, loads the connection
 // and returns the AWS configuration that reaches its account. Errors:
 // EForbidden, ENotFound, EInvalid (a connection without AWS access).

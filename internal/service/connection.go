@@ -61,7 +61,7 @@ func (s *Service) accessFor(ctx context.Context, a *domain.Actor, in *Connection
 	in.RoleARN, in.AccessKeyID = strings.TrimSpace(in.RoleARN), strings.TrimSpace(in.AccessKeyID)
 	in.Endpoint = strings.TrimSpace(in.Endpoint)
 	if in.Endpoint != "" {
-		if !s.AllowAWSEndpoint {
+		if !s.AllowAWSEndpoint && (s.SandboxEndpoint == "" || in.Endpoint != s.SandboxEndpoint) {
 			return nil, domain.FieldError("endpoint", "This server does not allow connections to other AWS endpoints (set SENDOPS_ALLOW_AWS_ENDPOINT for an emulator).")
 		}
 		if u, err := url.Parse(in.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"sendops/internal/dnscheck"
 	"sendops/internal/domain"
 	"sendops/internal/notify"
 	"sendops/internal/secret"
@@ -34,6 +35,14 @@ type Service struct {
 	AWSBase          aws.Config
 	AWSPrincipal     string
 	AllowAWSEndpoint bool
+	// SandboxEndpoint is the address of the emulator `sendops demo` runs
+	// in the process: connections may name it even without
+	// AllowAWSEndpoint. "" outside the sandbox.
+	SandboxEndpoint string
+
+	// DNS answers the live checks of identities' DNS records; nil:
+	// net.DefaultResolver.
+	DNS dnscheck.Resolver
 }
 
 // Client is where a request comes from, for sessions, throttling and audit.

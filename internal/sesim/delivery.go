@@ -123,6 +123,9 @@ func (s *Sim) invocationLocked(rs *regionState, r *ebRule, t *ebTarget, env ebEn
 	if d == nil {
 		return nil, fmt.Errorf("target %s is not an API destination of this account and region; sesim delivers only to API destinations", t.Arn)
 	}
+	if err := s.invokeRoleLocked(rs, t.RoleArn, d.arn); err != nil {
+		return nil, err
+	}
 	conn := s.connectionByARN(rs, d.connectionArn)
 	if conn == nil {
 		return nil, fmt.Errorf("connection %s of API destination %s does not exist", d.connectionArn, d.name)

@@ -29,6 +29,9 @@ func (e *env) pipeline(t *testing.T, rc *receiver, retry *ebtypes.RetryPolicy) {
 }
 
 func (e *env) setupPipeline(ctx context.Context, rc *receiver, retry *ebtypes.RetryPolicy) error {
+	// The role EventBridge assumes to invoke the API destination, which the
+	// customer's CloudFormation stack creates.
+	e.sim.AddServiceRole(testAccount, "sendops-eventbridge", EventBridgePrincipal, []string{"events:InvokeApiDestination"})
 	if _, err := e.ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String("example.com")}); err != nil {
 		return err
 	}
@@ -477,7 +480,7 @@ func TestPipelineThroughAssumedRole(t *testing.T) {
 	sendopsID, sendopsSecret := e.sim.AddAccessKey(otherAccount, "sendops")
 	actions := []string{
 		"ses:CreateEmailIdentity", "ses:CreateConfigurationSet", "ses:CreateConfigurationSetEventDestination", "ses:SendEmail",
-		"events:CreateConnection", "events:CreateApiDestination", "events:PutRule", "events:PutTargets",
+		"events:CreateConnection", "events:CreateApiDestination", "events:PutRule", "iam:PassRole", "events:PutTargets",
 	}
 	roleArn := e.sim.AddRole(testAccount, "SendOps", "arn:aws:iam::"+otherAccount+":root", "org-42", actions[:len(actions)-1])
 	out, err := sts.NewFromConfig(e.config(sendopsID, sendopsSecret, "")).AssumeRole(ctx, &sts.AssumeRoleInput{
@@ -529,4 +532,75 @@ func (e *env) apiDestinationArn(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return aws.ToString(out.ApiDestinationArn)
+}
+
+// EventBridge invokes an API destination only with a role it may assume
+// and that may invoke it; the caller of PutTargets must be allowed to pass
+// that role.
+func TestTargetRole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{})
+	ctx := ctxT(t)
+	rc := newReceiver(t)
+	e.pipeline(t, rc, nil)
+	const roleName = "sendops-eventbridge"
+
+	tests := []struct {
+		name    string
+		arrange func()
+		wantErr string // in the delivery's Err; "" for delivered
+	}{
+		{"role missing", func() { e.sim.DeleteRole(testAccount, roleName) }, "does not exist"},
+		{"role not trusting EventBridge", func() {
+			e.sim.AddRole(testAccount, roleName, "", "", []string{"events:InvokeApiDestination"})
+		}, "trust policy"},
+		{"role without events:InvokeApiDestination", func() {
+			e.sim.AddServiceRole(testAccount, roleName, EventBridgePrincipal, []string{"events:PutEvents"})
+		}, "events:InvokeApiDestination"},
+		{"good role", func() {
+			e.sim.AddServiceRole(testAccount, roleName, EventBridgePrincipal, []string{"events:InvokeApiDestination"})
+		}, ""},
+	}
+	seen := 0
+	for _, tt := range tests {
+		tt.arrange()
+		before := len(rc.received())
+		e.send(t, "success@simulator.amazonses.com")
+		ds, err := e.sim.WaitDelivered(ctx, seen+2) // Send and Delivery
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds[seen:] {
+			if tt.wantErr == "" {
+				if !d.Delivered {
+					t.Errorf("%s: not delivered: %+v", tt.name, d)
+				}
+			} else if d.Delivered || d.Attempts != 0 || !strings.Contains(d.Err, tt.wantErr) {
+				t.Errorf("%s: delivery %+v, want no attempt and an error naming %q", tt.name, d, tt.wantErr)
+			}
+		}
+		if got := len(rc.received()) - before; (tt.wantErr == "") != (got == 2) {
+			t.Errorf("%s: the endpoint received %d requests", tt.name, got)
+		}
+		seen = len(ds)
+	}
+
+	// A role session without iam:PassRole cannot hand the role to EventBridge.
+	sendopsID, sendopsSecret := e.sim.AddAccessKey(otherAccount, "sendops")
+	roleArn := e.sim.AddRole(testAccount, "SendOps", "arn:aws:iam::"+otherAccount+":root", "", []string{"events:*"})
+	out, err := sts.NewFromConfig(e.config(sendopsID, sendopsSecret, "")).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String(roleArn), RoleSessionName: aws.String("sendops"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	eb := eventbridge.NewFromConfig(e.config(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)))
+	_, err = eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("sendops-cs"), Targets: []ebtypes.Target{{
+		Id: aws.String("sendops"), Arn: aws.String(e.apiDestinationArn(t)), RoleArn: aws.String("arn:aws:iam::" + testAccount + ":role/" + roleName),
+	}}})
+	var denied *ebtypes.AccessDeniedException
+	if !errors.As(err, &denied) || !strings.Contains(denied.ErrorMessage(), "iam:PassRole") {
+		t.Fatalf("PutTargets without iam:PassRole: %v, want AccessDeniedException naming it", err)
+	}
 }

@@ -2,6 +2,7 @@ package sesim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
@@ -787,6 +788,11 @@ func ebPutTargets(c *call, rs *regionState) (any, *apiError) {
 		if strings.Contains(t.Arn, ":api-destination/") && t.RoleArn == "" {
 			return nil, ebValidation("RoleArn is required for target %s.", t.Arn)
 		}
+		// Handing a role to EventBridge is passing it: the caller needs
+		// iam:PassRole on it, as on AWS.
+		if t.RoleArn != "" && !c.sim.allowedLocked(c.caller, "iam:PassRole") {
+			return nil, c.deny("iam:PassRole", t.RoleArn)
+		}
 		parsed = append(parsed, t)
 	}
 	for _, t := range parsed {
@@ -869,6 +875,51 @@ func ebRemoveTargets(c *call, rs *regionState) (any, *apiError) {
 func ebCheckName(name string) *apiError {
 	if !ebNameRE.MatchString(name) {
 		return ebValidation("1 validation error detected: Value '%s' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+", name)
+	}
+	return nil
+}
+
+// EventBridgePrincipal is the service principal a role's trust policy names
+// so that EventBridge may assume it to invoke a rule's target.
+const EventBridgePrincipal = "events.amazonaws.com"
+
+// AddServiceRole creates (or replaces) a role that an AWS service assumes
+// (EventBridgePrincipal for the role of an API destination target), allowed
+// the listed actions ("events:InvokeApiDestination"). It returns the role
+// ARN. No caller can assume it through STS.
+func (s *Sim) AddServiceRole(accountID, name, service string, permissions []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accountLocked(accountID)
+	a.roles[name] = &role{
+		name:        name,
+		id:          "AROA" + stableUpper(accountID+"/role/"+name, 17),
+		trusted:     service,
+		permissions: append([]string(nil), permissions...),
+		maxSession:  time.Hour,
+	}
+	return roleARN(accountID, name)
+}
+
+// invokeRoleLocked checks, as EventBridge does when a rule fires, that it
+// may assume a target's role and invoke the API destination with it: the
+// role exists in the rule's account, trusts EventBridge and allows
+// events:InvokeApiDestination.
+func (s *Sim) invokeRoleLocked(rs *regionState, roleArn, destination string) error {
+	acct, name, ok := parseRoleARN(roleArn)
+	if !ok || acct != rs.account {
+		return fmt.Errorf("EventBridge cannot assume %s: not a role of account %s", roleArn, rs.account)
+	}
+	r := s.accounts[acct].roles[name]
+	switch {
+	case r == nil:
+		return fmt.Errorf("EventBridge cannot assume %s: the role does not exist", roleArn)
+	case r.trusted != EventBridgePrincipal:
+		return fmt.Errorf("EventBridge cannot assume %s: its trust policy does not allow %s", roleArn, EventBridgePrincipal)
+	}
+	p := principal{account: acct, roleName: name}
+	if !s.allowedLocked(p, "events:InvokeApiDestination") {
+		return fmt.Errorf("role %s is not allowed events:InvokeApiDestination on %s", roleArn, destination)
 	}
 	return nil
 }

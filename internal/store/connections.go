@@ -125,3 +125,25 @@ func OrgExternalID(ctx context.Context, tx *Tx, orgID, fresh string) (string, er
 	err := tx.QueryRow(ctx, `SELECT external_id FROM orgs WHERE id = ?`, orgID).Scan(&id)
 	return id, notFound(err, "Organisation")
 }
+
+// DeleteConnection removes a connection with its ingest secrets and
+// pipeline record (the events it brought stay), or returns ENotFound.
+func DeleteConnection(ctx context.Context, tx *Tx, orgID, id string) error {
+	res, err := tx.Exec(ctx, `DELETE FROM connections WHERE org_id = ? AND id = ?`, orgID, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return domain.Errorf(domain.ENotFound, "Connection not found.")
+	}
+	return nil
+}
+
+// SetConnectionEndpoint points a connection at another AWS endpoint (the
+// sandbox's emulator listens on a new port at each start).
+func SetConnectionEndpoint(ctx context.Context, tx *Tx, orgID, id, endpoint string) error {
+	_, err := tx.Exec(ctx, `UPDATE connections SET endpoint = ? WHERE org_id = ? AND id = ?`, endpoint, orgID, id)
+	return err
+}

@@ -128,6 +128,12 @@ func (s *Server) clientIP(r *http.Request) string {
 
 var crossOrigin = http.NewCrossOriginProtection()
 
+// underConnection reports whether a route acts on one connection's
+// resources (its path goes on past /connections/{id}/).
+func underConnection(pattern string) bool {
+	return strings.HasPrefix(pattern, "/connections/{id}/") || strings.HasPrefix(pattern, "/api/v1/connections/{id}/")
+}
+
 // wrap applies a route's kind: authentication, CSRF, body limit, metrics,
 // logging and error rendering.
 func (s *Server) wrap(rt route) http.Handler {
@@ -143,6 +149,11 @@ func (s *Server) wrap(rt route) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		c := &reqCtx{client: service.Client{IP: s.clientIP(r), UserAgent: r.UserAgent()}}
 		err := s.authenticate(w, r, rt, c)
+		if err == nil && underConnection(rt.Pattern) {
+			// A connection of another organisation is not found, before
+			// anything about the request itself is judged.
+			err = s.Service.ConnectionInOrg(r.Context(), c.actor, r.PathValue("id"))
+		}
 		if err == nil {
 			err = rt.h(w, r, c)
 		}

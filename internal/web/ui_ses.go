@@ -1,0 +1,130 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"sendops/internal/domain"
+	"sendops/internal/service"
+)
+
+// sesData starts the data of a page about a connection's SES account (the
+// pages under /connections/{id}/): the connection, for the heading and the
+// tabs. Errors: ENotFound.
+func (s *Server) sesData(r *http.Request, c *reqCtx, tab, title string) (map[string]any, error) {
+	conn, err := s.Service.Connection(r.Context(), c.actor, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Title": title + " · " + conn.Name, "Section": "identities", "Conn": conn, "Tab": tab,
+		"Managed": conn.RoleARN != "" || conn.AccessKeyID != ""}, nil
+}
+
+// sesShow renders a page about a connection's SES account. An error AWS
+// gave (or a connection without AWS access) is shown on the page, with
+// its status; any other error is the error page.
+func (s *Server) sesShow(w http.ResponseWriter, r *http.Request, c *reqCtx, page string, d map[string]any, err error) error {
+	if err == nil {
+		return s.page(w, r, c, page, d)
+	}
+	code := domain.ErrorCode(err)
+	switch code {
+	case domain.EAWS, domain.ETooMany, domain.EInvalid:
+	default:
+		return err
+	}
+	d["Error"] = domain.ErrorMessage(err)
+	var de *domain.Error
+	if e, ok := err.(*domain.Error); ok {
+		de = e
+	}
+	if de != nil && de.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(de.RetryAfter))
+	}
+	return s.render(w, r, c, httpStatus(code), page, d)
+}
+
+// sesOverviewConn is one connection on the Identities section's page.
+type sesOverviewConn struct {
+	Conn       domain.Connection
+	Managed    bool // SendOps reaches its account
+	Identities []service.SESIdentitySummary
+	More       bool
+	Error      string
+}
+
+// sesOverviewLimit is how many identities of each connection the section
+// page lists; the connection's own page has the rest.
+const sesOverviewLimit = 100
+
+// sesOverviewPage is the Identities section: every connection, and the
+// identities of those SendOps reaches.
+func (s *Server) sesOverviewPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	conns, err := s.Service.Connections(r.Context(), c.actor)
+	if err != nil {
+		return err
+	}
+	out := make([]sesOverviewConn, len(conns))
+	for i, conn := range conns {
+		o := sesOverviewConn{Conn: conn, Managed: conn.RoleARN != "" || conn.AccessKeyID != ""}
+		if o.Managed {
+			ids, next, err := s.Service.SESIdentities(r.Context(), c.actor, conn.ID, domain.Page{Limit: sesOverviewLimit})
+			switch code := domain.ErrorCode(err); {
+			case err == nil:
+				o.Identities, o.More = ids, next != ""
+			case code == domain.EAWS || code == domain.ETooMany || code == domain.EInvalid:
+				o.Error = domain.ErrorMessage(err)
+			default:
+				return err
+			}
+		}
+		out[i] = o
+	}
+	return s.page(w, r, c, "ses_overview", map[string]any{"Title": "Identities", "Section": "identities", "Conns": out})
+}
+
+// sesAccountView is the account page's figures, written for people.
+type sesAccountView struct {
+	*service.SESAccount
+	Quota, Rate, Sent, Used string
+}
+
+func (s *Server) sesAccountPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	d, err := s.sesData(r, c, "account", "SES account")
+	if err != nil {
+		return err
+	}
+	acc, err := s.Service.SESAccount(r.Context(), c.actor, r.PathValue("id"))
+	if err == nil {
+		v := sesAccountView{SESAccount: acc, Quota: "unlimited", Rate: number(acc.MaxSendRate) + " a second", Sent: number(acc.SentLast24Hours)}
+		if acc.Max24HourSend >= 0 {
+			v.Quota = number(acc.Max24HourSend)
+			v.Used = fmt.Sprintf("%.1f%%", acc.QuotaUsedPercent())
+		}
+		d["Account"] = v
+	}
+	return s.sesShow(w, r, c, "ses_account", d, err)
+}
+
+// number writes a count with thousands separators: 50,000; 14.5.
+func number(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	whole, frac, _ := strings.Cut(s, ".")
+	sign := ""
+	if strings.HasPrefix(whole, "-") {
+		sign, whole = "-", whole[1:]
+	}
+	var b strings.Builder
+	for i := range len(whole) {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(whole[i])
+	}
+	if frac != "" {
+		return sign + b.String() + "." + frac
+	}
+	return sign + b.String()
+}
