@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -79,15 +80,52 @@ func (s *Service) connectionAWS(ctx context.Context, a *domain.Actor, act domain
 	if err != nil {
 		return nil, aws.Config{}, err
 	}
-	acc, err := s.access(ctx, c)
-	if err != nil {
-		return nil, aws.Config{}, err
+	cfg, err := s.awsConfigs.get(c, func() (aws.Config, error) {
+		acc, err := s.access(ctx, c)
+		if err != nil {
+			return aws.Config{}, err
+		}
+		cfg, err := awsconn.Config(s.AWSBase, acc)
+		if err != nil {
+			return aws.Config{}, domain.Errorf(domain.EAWS, "%s", err.Error())
+		}
+		return cfg, nil
+	})
+	return c, cfg, err
+}
+
+// awsConfigCache keeps the AWS configuration of each connection, whose
+// credentials cache holds the role session (or the opened access key)
+// until it expires: one AssumeRole an hour per connection and replica, not
+// one per request. The key holds everything that decides the credentials,
+// so a changed connection gets a fresh entry.
+type awsConfigCache struct {
+	mu sync.Mutex
+	m  map[string]aws.Config
+}
+
+// maxCachedConfigs bounds the cache; past it, it starts over.
+const maxCachedConfigs = 4096
+
+func (cc *awsConfigCache) get(c *domain.Connection, make func() (aws.Config, error)) (aws.Config, error) {
+	key := strings.Join([]string{c.OrgID, c.ID, c.Region, c.RoleARN, c.AccessKeyID, c.SecretSealed, c.Endpoint}, "\x00")
+	cc.mu.Lock()
+	cfg, ok := cc.m[key]
+	cc.mu.Unlock()
+	if ok {
+		return cfg, nil
 	}
-	cfg, err := awsconn.Config(s.AWSBase, acc)
+	cfg, err := make()
 	if err != nil {
-		return nil, aws.Config{}, domain.Errorf(domain.EAWS, "%s", err.Error())
+		return aws.Config{}, err
 	}
-	return c, cfg, nil
+	cc.mu.Lock()
+	if cc.m == nil || len(cc.m) >= maxCachedConfigs {
+		cc.m = map[string]aws.Config{}
+	}
+	cc.m[key] = cfg
+	cc.mu.Unlock()
+	return cfg, nil
 }
 
 // awsError turns an error from an AWS call (after the SDK's own retries)

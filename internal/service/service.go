@@ -43,6 +43,8 @@ type Service struct {
 	// DNS answers the live checks of identities' DNS records; nil:
 	// net.DefaultResolver.
 	DNS dnscheck.Resolver
+
+	awsConfigs awsConfigCache
 }
 
 // Client is where a request comes from, for sessions, throttling and audit.
