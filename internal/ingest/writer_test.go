@@ -86,13 +86,14 @@ func sendEvent(t *testing.T, id string, to ...string) *sesevent.Event {
 // rows counts the event rows of a message.
 func (env *writerEnv) rows(t *testing.T, messageID string) int {
 	t.Helper()
-	var n int
-	if err := env.db.View(context.Background(), func(tx *store.Tx) error {
-		return tx.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE org_id = ? AND message_id = ?`, env.conn.OrgID, messageID).Scan(&n)
+	var n int64
+	if err := env.db.View(context.Background(), func(tx *store.Tx) (err error) {
+		n, err = store.CountMessageEvents(context.Background(), tx, env.conn.OrgID, messageID)
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return int(n)
 }
 
 // writerBlocked reports whether a transaction waits on the database held
@@ -302,7 +303,7 @@ func TestWriter(t *testing.T) {
 			defer db.Close()
 			var n int
 			if err := db.View(context.Background(), func(tx *store.Tx) error {
-				return tx.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE message_id IN ('lost-1', 'lost-2')`).Scan(&n)
+				return tx.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE message_id IN ('lost-1', 'lost-2'))`).Scan(&n)
 			}); err != nil || n != 0 {
 				t.Errorf("%d rows of the failed writes, %v", n, err)
 			}

@@ -188,10 +188,19 @@ type Tx struct {
 // text comparison is time comparison, and parsed back by the driver.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
+// msTime is a time written as unix milliseconds on SQLite (an INTEGER of 6
+// bytes instead of 27 characters of text) and as a timestamptz on
+// PostgreSQL, truncated to the millisecond on both (SES's precision). The
+// ingest tables' time columns take it (migration 0007); utcTime and nullTime
+// read it back.
+type msTime time.Time
+
 func (tx *Tx) bind(query string, args []any) (string, []any) {
 	if tx.engine == SQLite {
 		for i, a := range args {
 			switch v := a.(type) {
+			case msTime:
+				args[i] = time.Time(v).UnixMilli()
 			case time.Time:
 				args[i] = v.UTC().Format(timeLayout)
 			case *time.Time:
@@ -216,8 +225,13 @@ func (tx *Tx) bind(query string, args []any) (string, []any) {
 		b.WriteByte(query[i])
 	}
 	for i, a := range args {
-		if v, ok := a.(*time.Time); ok && v == nil {
-			args[i] = nil
+		switch v := a.(type) {
+		case *time.Time:
+			if v == nil {
+				args[i] = nil
+			}
+		case msTime:
+			args[i] = time.Time(v).Truncate(time.Millisecond)
 		}
 	}
 	return b.String(), args
@@ -315,12 +329,15 @@ func notFound(err error, what string) error {
 }
 
 // scanTime reads a time column of either engine: a time.Time from the
-// drivers, or text where SQLite lost the column type (an expression).
+// drivers, text where SQLite lost the column type (an expression), or unix
+// milliseconds (SQLite's msTime columns).
 func scanTime(src any) (sql.NullTime, error) {
 	var nt sql.NullTime
 	switch v := src.(type) {
 	case []byte:
 		src = string(v)
+	case int64:
+		return sql.NullTime{Time: time.UnixMilli(v), Valid: true}, nil
 	}
 	if s, ok := src.(string); ok {
 		t, err := time.Parse(time.RFC3339Nano, s)

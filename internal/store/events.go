@@ -63,11 +63,22 @@ func values(n, width int) string {
 	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
+// msgKey names a message: organisation and SES message id.
+type msgKey struct{ org, id string }
+
+func (a msgKey) less(b msgKey) bool { return a.org < b.org || a.org == b.org && a.id < b.id }
+
 // InsertEvents stores rows once each: a row whose key is stored already (or
-// repeats an earlier row of the same call) is a duplicate and changes
-// nothing. For the new rows it updates, in the same transaction, the
+// repeats an earlier row of the same call) is a duplicate and adds nothing
+// to the events, the recipient index, the rollups or the per-recipient
+// analytics. For the new rows it updates, in the same transaction, the
 // messages, the recipient index, the hourly rollups and the per-recipient
 // analytics. It returns, per row, whether it was new.
+//
+// Locks are taken in one order by every call, so that concurrent
+// transactions (several writers on PostgreSQL) cannot deadlock: messages in
+// key order, then events in the order of each event's first row key, then
+// recipients, rollups and analytics, each in key order.
 func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) {
 	inserted := make([]bool, len(rows))
 	seen := make(map[string]bool, len(rows))
@@ -79,10 +90,19 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 			fresh = append(fresh, i)
 		}
 	}
+	if len(fresh) == 0 {
+		return inserted, nil
+	}
+	// The messages come first: an event row refers to its message's id. A
+	// message upsert from an event stored already changes nothing (its
+	// times, subject and tags were taken when the event was stored first).
+	refs, err := upsertMessages(ctx, tx, rows, fresh)
+	if err != nil {
+		return nil, err
+	}
 	// In the order of each event's first row key, the rows of one event
 	// together and in their own order (the row with the raw JSON first, as
-	// Message reads them back): concurrent transactions (several writers on
-	// PostgreSQL) then take their row locks in one order and cannot deadlock.
+	// Message reads them back).
 	group := make([]int, len(rows)) // index of the first row of each row's event
 	for i := range rows {
 		if i > 0 && rows[i].Raw == nil {
@@ -98,72 +118,21 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 		}
 		return fresh[a] < fresh[b]
 	})
-	const cols = `row_key, org_id, message_id, connection_id, type, at, recipient, bounce_type, bounce_subtype, diagnostic, reporting_mta, complaint_type, link, user_agent, ip, raw`
-	byKey := make(map[string]int, len(fresh))
-	if tx.engine == Postgres {
-		// One statement with an array per column, whatever the batch size:
-		// planned once, and no parameter limit.
-		var (
-			keys, raws                                             [][]byte
-			orgs, msgs, conns, types, rcpts, bts, bss, diags, mtas []string
-			cts, links, uas, ips                                   []string
-			ats                                                    []time.Time
-		)
-		for _, i := range fresh {
-			r := &rows[i]
-			byKey[string(r.Key)] = i
-			keys, raws = append(keys, r.Key), append(raws, r.Raw)
-			orgs, msgs, conns, types = append(orgs, r.OrgID), append(msgs, r.MessageID), append(conns, r.ConnectionID), append(types, r.Type)
-			ats, rcpts, bts, bss = append(ats, r.At), append(rcpts, r.Recipient), append(bts, r.BounceType), append(bss, r.BounceSub)
-			diags, mtas, cts, links = append(diags, r.Diagnostic), append(mtas, r.ReportingMTA), append(cts, r.Complaint), append(links, r.Link)
-			uas, ips = append(uas, r.UserAgent), append(ips, r.IP)
-		}
-		res, err := tx.Query(ctx, `INSERT INTO events (`+cols+`) SELECT * FROM unnest(?::bytea[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[],
-			?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])
-			ON CONFLICT (row_key) DO NOTHING RETURNING row_key`,
-			keys, orgs, msgs, conns, types, ats, rcpts, bts, bss, diags, mtas, cts, links, uas, ips, raws)
-		if err != nil {
-			return nil, fmt.Errorf("insert events: %w", err)
-		}
-		if err := markInserted(res, byKey, inserted); err != nil {
-			return nil, err
-		}
-		fresh = nil // done
-	}
-	for start := 0; start < len(fresh); start += chunk {
-		part := fresh[start:min(start+chunk, len(fresh))]
-		args := make([]any, 0, len(part)*16)
-		for _, i := range part {
-			r := &rows[i]
-			byKey[string(r.Key)] = i
-			var raw any
-			if r.Raw != nil {
-				raw = r.Raw
-			}
-			args = append(args, r.Key, r.OrgID, r.MessageID, r.ConnectionID, r.Type, r.At, r.Recipient, r.BounceType, r.BounceSub,
-				r.Diagnostic, r.ReportingMTA, r.Complaint, r.Link, r.UserAgent, r.IP, raw)
-		}
-		res, err := tx.Query(ctx, `INSERT INTO events (`+cols+`) VALUES `+values(len(part), 16)+` ON CONFLICT (row_key) DO NOTHING RETURNING row_key`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("insert events: %w", err)
-		}
-		if err := markInserted(res, byKey, inserted); err != nil {
-			return nil, err
-		}
+	if err := insertEventRows(ctx, tx, rows, fresh, refs, inserted); err != nil {
+		return nil, err
 	}
 	var news []*EventRow
+	var newRefs []int64
 	for i := range rows {
 		if inserted[i] {
 			news = append(news, &rows[i])
+			newRefs = append(newRefs, refs[msgKey{rows[i].OrgID, rows[i].MessageID}])
 		}
 	}
 	if len(news) == 0 {
 		return inserted, nil
 	}
-	if err := upsertMessages(ctx, tx, news); err != nil {
-		return nil, err
-	}
-	if err := upsertRecipients(ctx, tx, news); err != nil {
+	if err := upsertRecipients(ctx, tx, news, newRefs); err != nil {
 		return nil, err
 	}
 	if err := upsertRollups(ctx, tx, news); err != nil {
@@ -173,6 +142,65 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 		return nil, err
 	}
 	return inserted, nil
+}
+
+// insertEventRows inserts rows[fresh…] (in that order) unless their key is
+// stored, and marks the ones it inserted.
+func insertEventRows(ctx context.Context, tx *Tx, rows []EventRow, fresh []int, refs map[msgKey]int64, inserted []bool) error {
+	const cols = `row_key, message_ref, type, at, recipient, bounce_type, bounce_subtype, diagnostic, reporting_mta, complaint_type, link, user_agent, ip, raw`
+	byKey := make(map[string]int, len(fresh))
+	if tx.engine == Postgres {
+		// One statement with an array per column, whatever the batch size:
+		// planned once, and no parameter limit.
+		var (
+			keys, raws                                   [][]byte
+			msgs                                         []int64
+			types, rcpts, bts, bss, diags, mtas, cts, ls []string
+			uas, ips                                     []string
+			ats                                          []time.Time
+		)
+		for _, i := range fresh {
+			r := &rows[i]
+			byKey[string(r.Key)] = i
+			keys, raws, msgs = append(keys, r.Key), append(raws, r.Raw), append(msgs, refs[msgKey{r.OrgID, r.MessageID}])
+			types, ats, rcpts = append(types, r.Type), append(ats, r.At.Truncate(time.Millisecond)), append(rcpts, r.Recipient)
+			bts, bss, diags, mtas = append(bts, r.BounceType), append(bss, r.BounceSub), append(diags, r.Diagnostic), append(mtas, r.ReportingMTA)
+			cts, ls, uas, ips = append(cts, r.Complaint), append(ls, r.Link), append(uas, r.UserAgent), append(ips, r.IP)
+		}
+		// row_key is a uuid on PostgreSQL: 16 bytes without a length
+		// header, which makes its index entries 24 bytes instead of 32.
+		res, err := tx.Query(ctx, `INSERT INTO events (`+cols+`) SELECT encode(k, 'hex')::uuid, m, t, a, r, bt, bs, d, mta, ct, l, ua, ip, raw
+			FROM unnest(?::bytea[], ?::bigint[], ?::text[], ?::timestamptz[], ?::text[],
+			?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[]) AS u(k, m, t, a, r, bt, bs, d, mta, ct, l, ua, ip, raw)
+			ON CONFLICT (row_key) DO NOTHING RETURNING uuid_send(row_key)`,
+			keys, msgs, types, ats, rcpts, bts, bss, diags, mtas, cts, ls, uas, ips, raws)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		return markInserted(res, byKey, inserted)
+	}
+	for start := 0; start < len(fresh); start += chunk {
+		part := fresh[start:min(start+chunk, len(fresh))]
+		args := make([]any, 0, len(part)*14)
+		for _, i := range part {
+			r := &rows[i]
+			byKey[string(r.Key)] = i
+			var raw any
+			if r.Raw != nil {
+				raw = r.Raw
+			}
+			args = append(args, r.Key, refs[msgKey{r.OrgID, r.MessageID}], r.Type, msTime(r.At), r.Recipient, r.BounceType, r.BounceSub,
+				r.Diagnostic, r.ReportingMTA, r.Complaint, r.Link, r.UserAgent, r.IP, raw)
+		}
+		res, err := tx.Query(ctx, `INSERT INTO events (`+cols+`) VALUES `+values(len(part), 14)+` ON CONFLICT (row_key) DO NOTHING RETURNING row_key`, args...)
+		if err != nil {
+			return fmt.Errorf("insert events: %w", err)
+		}
+		if err := markInserted(res, byKey, inserted); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // markInserted reads the keys an insert returned and marks their rows new.
@@ -189,16 +217,18 @@ func markInserted(res *sql.Rows, byKey map[string]int, inserted []bool) error {
 }
 
 type msgAgg struct {
-	r            *EventRow
-	first, last  time.Time
-	subject, cfg string
+	r           *EventRow
+	first, last time.Time
 }
 
-func upsertMessages(ctx context.Context, tx *Tx, rows []*EventRow) error {
-	agg := map[[2]string]*msgAgg{}
-	var order [][2]string
-	for _, r := range rows {
-		k := [2]string{r.OrgID, r.MessageID}
+// upsertMessages stores or updates the messages of rows[fresh…] and returns
+// their ids.
+func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, error) {
+	agg := map[msgKey]*msgAgg{}
+	var order []msgKey
+	for _, i := range fresh {
+		r := &rows[i]
+		k := msgKey{r.OrgID, r.MessageID}
 		a, ok := agg[k]
 		if !ok {
 			a = &msgAgg{r: r, first: r.At, last: r.At}
@@ -211,32 +241,57 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []*EventRow) error {
 			a.r = r
 		}
 	}
-	sort.Slice(order, func(i, j int) bool {
-		return order[i][0] < order[j][0] || order[i][0] == order[j][0] && order[i][1] < order[j][1]
-	})
+	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
 	l, g := tx.least(), tx.greatest()
 	keep := func(col string) string {
 		return col + ` = CASE WHEN ses_messages.` + col + ` = '' THEN excluded.` + col + ` ELSE ses_messages.` + col + ` END`
 	}
+	refs := make(map[msgKey]int64, len(order))
 	for start := 0; start < len(order); start += chunk {
 		part := order[start:min(start+chunk, len(order))]
 		args := make([]any, 0, len(part)*12)
 		for _, k := range part {
 			a := agg[k]
 			r := a.r
-			args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags, r.MailTime, a.first, a.last)
+			args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
+				msTime(r.MailTime), msTime(a.first), msTime(a.last))
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at)
+		// DO UPDATE (never DO NOTHING) so that RETURNING names every
+		// message, stored before or not.
+		res, err := tx.Query(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at)
 			VALUES `+values(len(part), 12)+` ON CONFLICT (org_id, message_id) DO UPDATE SET
 			`+keep("sender")+`, `+keep("sending_domain")+`, `+keep("subject")+`, `+keep("config_set")+`, `+keep("template")+`, `+keep("tags")+`,
 			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at),
 			first_event_at = `+l+`(ses_messages.first_event_at, excluded.first_event_at),
-			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at)`, args...)
+			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at)
+			RETURNING org_id, message_id, id`, args...)
 		if err != nil {
-			return fmt.Errorf("upsert messages: %w", err)
+			return nil, fmt.Errorf("upsert messages: %w", err)
+		}
+		for res.Next() {
+			var k msgKey
+			var id int64
+			if err := res.Scan(&k.org, &k.id, &id); err != nil {
+				res.Close()
+				return nil, fmt.Errorf("upsert messages: %w", err)
+			}
+			refs[k] = id
+		}
+		res.Close()
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("upsert messages: %w", err)
 		}
 	}
-	return nil
+	if len(refs) != len(order) {
+		return nil, fmt.Errorf("upsert messages: %d ids returned for %d messages", len(refs), len(order))
+	}
+	return refs, nil
+}
+
+type rcptKey struct {
+	org       string
+	ref       int64
+	recipient string
 }
 
 type rcptAgg struct {
@@ -246,15 +301,17 @@ type rcptAgg struct {
 	statusAt, last time.Time
 }
 
-func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow) error {
-	agg := map[[3]string]*rcptAgg{}
-	var order [][3]string
-	for _, r := range rows {
+// upsertRecipients updates the recipient index for new rows; refs[i] is the
+// id of rows[i]'s message.
+func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow, refs []int64) error {
+	agg := map[rcptKey]*rcptAgg{}
+	var order []rcptKey
+	for i, r := range rows {
 		if r.Recipient == "" {
 			continue
 		}
 		status, rank := domain.RecipientStatus(r.Type, r.BounceType)
-		k := [3]string{r.OrgID, r.MessageID, r.Recipient}
+		k := rcptKey{r.OrgID, refs[i], r.Recipient}
 		a, ok := agg[k]
 		if !ok {
 			a = &rcptAgg{r: r, status: status, rank: rank, statusAt: r.At, last: r.At}
@@ -269,7 +326,7 @@ func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	}
 	sort.Slice(order, func(i, j int) bool {
 		a, b := order[i], order[j]
-		return a[0] < b[0] || a[0] == b[0] && (a[1] < b[1] || a[1] == b[1] && a[2] < b[2])
+		return a.org < b.org || a.org == b.org && (a.ref < b.ref || a.ref == b.ref && a.recipient < b.recipient)
 	})
 	g := tx.greatest()
 	wins := `(excluded.status_rank > message_recipients.status_rank OR (excluded.status_rank = message_recipients.status_rank AND excluded.status_at > message_recipients.status_at))`
@@ -278,10 +335,10 @@ func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow) error {
 		args := make([]any, 0, len(part)*8)
 		for _, k := range part {
 			a := agg[k]
-			args = append(args, a.r.OrgID, a.r.MessageID, a.r.Recipient, domainOf(a.r.Recipient), a.status, a.rank, a.statusAt, a.last)
+			args = append(args, k.org, k.ref, k.recipient, domainOf(k.recipient), a.status, a.rank, msTime(a.statusAt), msTime(a.last))
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_id, message_id, recipient, domain, status, status_rank, status_at, last_event_at)
-			VALUES `+values(len(part), 8)+` ON CONFLICT (org_id, message_id, recipient) DO UPDATE SET
+		_, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_id, message_ref, recipient, domain, status, status_rank, status_at, last_event_at)
+			VALUES `+values(len(part), 8)+` ON CONFLICT (org_id, message_ref, recipient) DO UPDATE SET
 			status = CASE WHEN `+wins+` THEN excluded.status ELSE message_recipients.status END,
 			status_at = CASE WHEN `+wins+` THEN excluded.status_at ELSE message_recipients.status_at END,
 			status_rank = `+g+`(message_recipients.status_rank, excluded.status_rank),
@@ -375,7 +432,7 @@ func upsertStats(ctx context.Context, tx *Tx, rows []*EventRow) error {
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]
-			args = append(args, a.org, a.hash, a.n[0], a.n[1], a.n[2], a.n[3], a.n[4], a.n[5], a.last)
+			args = append(args, a.org, a.hash, a.n[0], a.n[1], a.n[2], a.n[3], a.n[4], a.n[5], msTime(a.last))
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO recipient_stats (org_id, recipient_hash, sent, delivered, bounced, complained, opened, clicked, last_event_at)
 			VALUES `+values(len(part), 9)+` ON CONFLICT (org_id, recipient_hash) DO UPDATE SET

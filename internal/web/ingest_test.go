@@ -509,7 +509,7 @@ func TestIngestEventBridge(t *testing.T) {
 					t.Errorf("the 401 answer says which part is wrong: %q", m)
 				}
 			}
-			if n := count(t, app, `SELECT count(*) FROM events WHERE org_id = ?`, org.ID); n != 0 {
+			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_id = ?)`, org.ID); n != 0 {
 				t.Errorf("%d events stored by refused requests", n)
 			}
 			wantDelta(t, app, before, want)
@@ -551,7 +551,7 @@ func TestIngestEventBridge(t *testing.T) {
 
 			// One row per event and recipient.
 			for id, want := range map[string]int{"0100018f-m1": 3 + 2 + 1 + 1 + 3 + 3, "0100018f-m2": 3, "0100018f-m3": 1} {
-				if n := count(t, app, `SELECT count(*) FROM events WHERE org_id = ? AND message_id = ?`, org.ID, id); n != want {
+				if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, id); n != want {
 					t.Errorf("%s: %d event rows, want %d", id, n, want)
 				}
 			}
@@ -644,7 +644,7 @@ func TestIngestEventBridge(t *testing.T) {
 			}
 
 			// The recipient search index: plaintext, lower-cased, with the domain.
-			idx := query(t, app, `SELECT recipient, domain, status FROM message_recipients WHERE org_id = ? AND message_id = ? ORDER BY recipient`, org.ID, "0100018f-m1")
+			idx := query(t, app, `SELECT recipient, domain, status FROM message_recipients WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?) ORDER BY recipient`, org.ID, "0100018f-m1")
 			wantIdx := [][]string{
 				{"alice@example.com", "example.com", "opened"},
 				{"bob@example.org", "example.org", "complained"},
@@ -784,7 +784,7 @@ func TestIngestEventBridge(t *testing.T) {
 			if results["stored"] != events || results["duplicate"] != events*(copies-1) || len(results) != 2 {
 				t.Errorf("answers: %v, want %d stored and %d duplicate", results, events, events*(copies-1))
 			}
-			if n := count(t, app, `SELECT count(*) FROM events WHERE org_id = ?`, corg.ID); n != events*2 {
+			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_id = ?)`, corg.ID); n != events*2 {
 				t.Errorf("%d event rows, want %d (event × recipient)", n, events*2)
 			}
 			if n := count(t, app, `SELECT count(*) FROM ses_messages WHERE org_id = ?`, corg.ID); n != events {
@@ -815,7 +815,7 @@ func TestIngestEventBridge(t *testing.T) {
 			if a.Status != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" || decodeErr(t, a.Body).Error.Code == "" {
 				t.Errorf("after Close: %d Retry-After %q %s", a.Status, a.Header.Get("Retry-After"), a.Body)
 			}
-			if n := count(t, app, `SELECT count(*) FROM events WHERE org_id = ? AND message_id = ?`, org.ID, "after-close"); n != 0 {
+			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, "after-close"); n != 0 {
 				t.Errorf("%d rows stored after Close", n)
 			}
 			wantDelta(t, app, before, map[string]float64{"overloaded": 1})
@@ -855,7 +855,7 @@ func TestIngestDatabaseDown(t *testing.T) {
 		defer db.Close()
 		var n int
 		if err := db.View(context.Background(), func(tx *store.Tx) error {
-			return tx.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE org_id = ? AND message_id = ?`, org.ID, "during-outage").Scan(&n)
+			return tx.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, "during-outage").Scan(&n)
 		}); err != nil || n != 0 {
 			t.Errorf("during the outage: %d rows stored, %v", n, err)
 		}
@@ -1059,7 +1059,7 @@ func TestSNSIngest(t *testing.T) {
 		path := conn.snsPath(t)
 		at := time.Date(2026, 6, 1, 8, 30, 0, 0, time.UTC)
 		stored := func(id string) int {
-			return count(t, app, `SELECT count(*) FROM events WHERE org_id = ? AND message_id = ?`, org.ID, id)
+			return count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, id)
 		}
 
 		t.Run("subscription confirmation", func(t *testing.T) {
