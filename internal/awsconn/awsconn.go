@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Access is how SendOps reaches a connection's account.
@@ -68,6 +69,8 @@ type Check struct {
 	Name    string // what was checked, e.g. "ses:GetAccount"
 	OK      bool
 	Message string // for a failed check: what is wrong and what to do
+	// Err is the error behind a failed check, for the log (see Hidden).
+	Err error
 }
 
 // probe is one read-only call a connection must be allowed.
@@ -126,12 +129,10 @@ func Validate(ctx context.Context, base aws.Config, a Access, principal string) 
 	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		name, msg := "sts:GetCallerIdentity", Explain(err, "sts:GetCallerIdentity")
-		if a.RoleARN != "" && isAssumeRoleError(err) {
-			name = "sts:AssumeRole"
-			msg = fmt.Sprintf("SendOps cannot assume %s. Check that the role exists in account %s, that its trust policy allows %s, and that its sts:ExternalId condition is %q. (AWS gives the same answer for each of these.)",
-				a.RoleARN, a.AccountID, principal, a.ExternalID)
+		if m, ok := AssumeRoleProblem(err, a, principal); ok {
+			name, msg = "sts:AssumeRole", m
 		}
-		return append(checks, Check{Name: name, Message: msg}), false
+		return append(checks, Check{Name: name, Message: msg, Err: err}), false
 	}
 	if a.RoleARN != "" {
 		checks = append(checks, Check{Name: "sts:AssumeRole", OK: true})
@@ -144,7 +145,7 @@ func Validate(ctx context.Context, base aws.Config, a Access, principal string) 
 	for _, p := range probes {
 		if err := p.call(ctx, cfg); err != nil {
 			ok = false
-			checks = append(checks, Check{Name: p.action, Message: Explain(err, p.action)})
+			checks = append(checks, Check{Name: p.action, Message: Explain(err, p.action), Err: err})
 			continue
 		}
 		checks = append(checks, Check{Name: p.action, OK: true})
@@ -153,13 +154,72 @@ func Validate(ctx context.Context, base aws.Config, a Access, principal string) 
 }
 
 // isAssumeRoleError reports whether err came from assuming the role (the
-// credential provider wraps it), not from the call itself.
+// credential provider wraps STS's error), not from the call itself.
 func isAssumeRoleError(err error) bool {
-	return strings.Contains(err.Error(), "AssumeRole")
+	return assumeRoleError(err) != nil
 }
 
-// Explain turns an AWS error into a sentence a user can act on.
+// assumeRoleError finds, in err's chain, the failed STS AssumeRole call of
+// a role's credential provider: the SDK wraps it, operation error inside
+// operation error, in the error of the call that needed the credentials.
+func assumeRoleError(err error) *smithy.OperationError {
+	var oe *smithy.OperationError
+	for errors.As(err, &oe) {
+		if oe.ServiceID == sts.ServiceID && oe.OperationName == "AssumeRole" {
+			return oe
+		}
+		err = oe.Err
+	}
+	return nil
+}
+
+// AssumeRoleProblem explains an error whose cause is that SendOps could not
+// assume the access's role (on saving a connection, or at any later call
+// once the role was deleted, its trust policy changed or its ExternalId
+// condition changed); it reports false for any other error. principal is
+// SendOps's own AWS principal, which the role must trust.
+func AssumeRoleProblem(err error, a Access, principal string) (string, bool) {
+	oe := assumeRoleError(err)
+	if oe == nil || a.RoleARN == "" {
+		return "", false
+	}
+	var ae smithy.APIError
+	if !errors.As(oe, &ae) {
+		return fmt.Sprintf("SendOps cannot assume %s: %s", a.RoleARN, Explain(oe, "sts:AssumeRole")), true
+	}
+	switch code := ae.ErrorCode(); {
+	case strings.Contains(code, "AccessDenied"):
+		return fmt.Sprintf("SendOps cannot assume %s. Check that the role exists in account %s, that its trust policy allows %s, and that its sts:ExternalId condition is %q. (AWS gives the same answer for each of these.)",
+			a.RoleARN, a.AccountID, principal, a.ExternalID), true
+	case code == "InvalidClientTokenId" || code == "UnrecognizedClientException" || code == "SignatureDoesNotMatch" ||
+		code == "ExpiredToken" || code == "ExpiredTokenException":
+		return fmt.Sprintf("SendOps cannot assume %s: AWS refused SendOps's own credentials (%s). The operator of this SendOps server must fix them.", a.RoleARN, code), true
+	case code == "RegionDisabledException":
+		return fmt.Sprintf("SendOps cannot assume %s: STS is not active in %s for SendOps's account. The operator of this SendOps server must activate it.", a.RoleARN, a.Region), true
+	}
+	return fmt.Sprintf("SendOps cannot assume %s: %s", a.RoleARN, Explain(oe, "sts:AssumeRole")), true
+}
+
+// Explained is an error with the sentence that explains it to a user,
+// made where more is known than the error says (which role, which
+// ExternalId). Explain answers its sentence.
+type Explained struct {
+	Message string
+	Err     error
+}
+
+func (e *Explained) Error() string { return e.Err.Error() }
+func (e *Explained) Unwrap() error { return e.Err }
+
+// Explain turns an AWS error into a sentence a user can act on. What an
+// endpoint said is repeated only when it is AWS (or an answer the SDK
+// knows): a connection's endpoint may be any address, and its answers, or
+// why it could not be reached, are not for the user to read (see Hidden).
 func Explain(err error, action string) string {
+	var ex *Explained
+	if errors.As(err, &ex) {
+		return ex.Message
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch code := ae.ErrorCode(); {
@@ -172,11 +232,59 @@ func Explain(err error, action string) string {
 		case code == "ExpiredToken" || code == "ExpiredTokenException":
 			return "The temporary credentials expired; SendOps will assume the role again."
 		}
-		return fmt.Sprintf("%s failed: %s: %s", action, ae.ErrorCode(), ae.ErrorMessage())
+		if msg, ok := Said(err); ok {
+			return fmt.Sprintf("%s failed: %s: %s", action, ae.ErrorCode(), msg)
+		}
+		return fmt.Sprintf("%s failed: the endpoint did not answer as AWS does.", action)
 	}
 	var ctxErr interface{ Timeout() bool }
 	if errors.As(err, &ctxErr) && ctxErr.Timeout() {
 		return fmt.Sprintf("%s timed out: AWS did not answer.", action)
 	}
-	return fmt.Sprintf("%s failed: %v", action, err)
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+		return fmt.Sprintf("%s failed: the endpoint did not answer as AWS does.", action)
+	}
+	return fmt.Sprintf("%s failed: SendOps could not reach the AWS endpoint.", action)
+}
+
+// Said returns the message of err's AWS error when it may be shown: AWS
+// said it (the answer came from an AWS host), or it is an error the SDK
+// models. It reports false for anything else, such as the error body of a
+// service that is not AWS at a connection's endpoint.
+func Said(err error) (string, bool) {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return "", false
+	}
+	if _, generic := ae.(*smithy.GenericAPIError); !generic || fromAWS(err) {
+		return ae.ErrorMessage(), true
+	}
+	return "", false
+}
+
+// Hidden reports whether Explain leaves out what err says (a transport
+// error, or an answer that is not AWS's): the caller logs it instead.
+func Hidden(err error) bool {
+	var ex *Explained
+	if err == nil || errors.As(err, &ex) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		_, ok := Said(err)
+		return !ok
+	}
+	var ctxErr interface{ Timeout() bool }
+	return !(errors.As(err, &ctxErr) && ctxErr.Timeout())
+}
+
+// fromAWS reports whether err's HTTP answer came from an AWS host.
+func fromAWS(err error) bool {
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.Response == nil || re.Response.Response == nil || re.Response.Request == nil {
+		return false
+	}
+	host := re.Response.Request.URL.Hostname()
+	return strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")
 }

@@ -76,15 +76,7 @@ type PipelineSpec struct {
 	InvokeRoleARN string // the role EventBridge assumes to invoke the API destination
 }
 
-func (s PipelineSpec) partition() string {
-	switch {
-	case strings.HasPrefix(s.Region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(s.Region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
+func (s PipelineSpec) partition() string { return Partition(s.Region) }
 
 // BusARN is the default event bus, the only one SES publishes to.
 func (s PipelineSpec) BusARN() string {
@@ -109,7 +101,8 @@ type PipelineResult struct {
 	// SecretWritten is set when the run gave the EventBridge connection
 	// the secret: AWS's LastModifiedTime after the write.
 	SecretWritten time.Time
-	// FailedAction names the AWS action a set-up run stopped at.
+	// FailedAction names the AWS action a set-up run stopped at. The
+	// piece it stopped at has the error; those after it are unknown.
 	FailedAction string
 }
 
@@ -134,8 +127,9 @@ func InspectPipeline(ctx context.Context, cfg aws.Config, spec PipelineSpec) (Pi
 
 // SetUpPipeline makes every piece as the spec says, creating what is
 // missing and updating what differs, in dependency order. It stops at the
-// first AWS error, returning it with the result so far (FailedAction names
-// the call); running it again resumes there.
+// first AWS error, returning it with the result so far: every piece, the
+// one it stopped at with the error and those after it unknown, and
+// FailedAction naming the call. Running it again resumes there.
 func SetUpPipeline(ctx context.Context, cfg aws.Config, spec PipelineSpec) (PipelineResult, error) {
 	if spec.Secret == "" {
 		return PipelineResult{}, errors.New("awsconn: setting up a pipeline needs the ingest secret")
@@ -160,37 +154,98 @@ type pipelineRun struct {
 	// unread names a piece an inspection could not read, on which the
 	// pieces after it depend.
 	unread string
+	// connUnread and destUnread: the EventBridge connection or the API
+	// destination could not be read, so what refers to it by ARN is not
+	// compared with it.
+	connUnread, destUnread bool
 }
 
 func newPipelineRun(cfg aws.Config, spec PipelineSpec, apply bool) *pipelineRun {
 	return &pipelineRun{spec: spec, apply: apply, ses: sesv2.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg), name: PipelineName(spec.ConnectionID)}
 }
 
+// pieceKeys are the pipeline's pieces in the order a run reads and makes
+// them, with their titles.
+var pieceKeys = []struct{ key, title string }{
+	{"configuration_set", "Configuration set"},
+	{"event_destination", "Event destination"},
+	{"connection", "EventBridge connection"},
+	{"api_destination", "API destination"},
+	{"rule", "Rule"},
+	{"target", "Rule target"},
+}
+
+// piece is the piece of key as found, before it is read: its title and
+// name, in state.
+func (r *pipelineRun) piece(key, state string) domain.PipelinePiece {
+	p := domain.PipelinePiece{Key: key, State: state}
+	for _, k := range pieceKeys {
+		if k.key == key {
+			p.Title = k.title
+		}
+	}
+	switch key {
+	case "configuration_set":
+		p.Name = r.spec.ConfigurationSet
+	case "event_destination":
+		p.Name = PipelineDestinationName
+	case "target":
+		p.Name = PipelineTargetID
+	default:
+		p.Name = r.name
+	}
+	return p
+}
+
 func (r *pipelineRun) run(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{r.configSet, r.eventDestination, r.connection, r.apiDestination, r.rule, r.target} {
 		if err := step(ctx); err != nil {
+			if r.apply {
+				r.notReached()
+			}
 			return err
 		}
 	}
 	return nil
 }
 
-// failed handles an error reading or writing piece p with action: a set-up
-// run stops; an inspection marks the piece unknown and goes on, unless the
+// notReached adds, after a set-up run stopped, the pieces it did not get
+// to, as unknown.
+func (r *pipelineRun) notReached() {
+	seen := map[string]bool{}
+	for _, p := range r.out.Pieces {
+		seen[p.Key] = true
+	}
+	for _, k := range pieceKeys {
+		if !seen[k.key] {
+			p := r.piece(k.key, domain.PieceUnknown)
+			p.Error = "Not read: the run stopped at " + r.out.FailedAction + " before it."
+			r.out.Pieces = append(r.out.Pieces, p)
+		}
+	}
+}
+
+// failed handles an error reading piece p with action: a set-up run
+// stops; an inspection marks the piece unknown and goes on, unless the
 // role itself cannot be assumed.
 func (r *pipelineRun) failed(p domain.PipelinePiece, action string, err error) error {
 	if isAssumeRoleError(err) {
 		r.out.FailedAction = "sts:AssumeRole"
 		return err
 	}
+	p.State, p.Error = domain.PieceUnknown, Explain(err, action)
+	r.out.Pieces = append(r.out.Pieces, p)
 	if r.apply {
 		r.out.FailedAction = action
 		return err
 	}
-	p.State, p.Error = domain.PieceUnknown, Explain(err, action)
-	r.out.Pieces = append(r.out.Pieces, p)
-	if p.Key == "configuration_set" || p.Key == "rule" {
+	switch p.Key {
+	case "configuration_set", "rule":
 		r.unread = strings.ToLower(p.Title)
+	case "connection":
+		r.connUnread = true
+	case "api_destination":
+		r.destUnread = true
 	}
 	return nil
 }
@@ -217,6 +272,8 @@ func (r *pipelineRun) settle(ctx context.Context, p domain.PipelinePiece, action
 	arn, err := write(ctx)
 	if err != nil {
 		r.out.FailedAction = action
+		p.Error = Explain(err, action)
+		r.out.Pieces = append(r.out.Pieces, p)
 		return p, err
 	}
 	if arn != "" {
@@ -255,8 +312,8 @@ func isNotFound(err error) bool {
 
 func (r *pipelineRun) configSet(ctx context.Context) error {
 	name := r.spec.ConfigurationSet
-	p := domain.PipelinePiece{Key: "configuration_set", Title: "Configuration set", Name: name, State: domain.PiecePresent,
-		ARN: "arn:" + r.spec.partition() + ":ses:" + r.spec.Region + ":" + r.spec.AccountID + ":configuration-set/" + name}
+	p := r.piece("configuration_set", domain.PiecePresent)
+	p.ARN = "arn:" + r.spec.partition() + ":ses:" + r.spec.Region + ":" + r.spec.AccountID + ":configuration-set/" + name
 	_, err := r.ses.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String(name)})
 	switch {
 	case isNotFound(err):
@@ -273,7 +330,7 @@ func (r *pipelineRun) configSet(ctx context.Context) error {
 }
 
 func (r *pipelineRun) eventDestination(ctx context.Context) error {
-	p := domain.PipelinePiece{Key: "event_destination", Title: "Event destination", Name: PipelineDestinationName, State: domain.PieceMissing}
+	p := r.piece("event_destination", domain.PieceMissing)
 	def := &sestypes.EventDestinationDefinition{
 		Enabled:                true,
 		MatchingEventTypes:     pipelineEventTypes,
@@ -340,8 +397,25 @@ func (r *pipelineRun) destinationDifferences(d sestypes.EventDestination) []stri
 	return diffs
 }
 
+// connectionWorks reports whether an EventBridge connection in state
+// authorises invocations, or soon will by itself: being created, updated
+// or authorised is not a difference to repair.
+func connectionWorks(state ebtypes.ConnectionState) bool {
+	switch state {
+	case ebtypes.ConnectionStateAuthorized, ebtypes.ConnectionStateActive,
+		ebtypes.ConnectionStateAuthorizing, ebtypes.ConnectionStateCreating, ebtypes.ConnectionStateUpdating:
+		return true
+	}
+	return false
+}
+
+// description describes what SendOps makes for a connection.
+func (r *pipelineRun) description() *string {
+	return aws.String("SendOps event ingest for its connection " + r.spec.ConnectionID)
+}
+
 func (r *pipelineRun) connection(ctx context.Context) error {
-	p := domain.PipelinePiece{Key: "connection", Title: "EventBridge connection", Name: r.name, State: domain.PiecePresent}
+	p := r.piece("connection", domain.PiecePresent)
 	out, err := r.eb.DescribeConnection(ctx, &eventbridge.DescribeConnectionInput{Name: aws.String(r.name)})
 	switch {
 	case isNotFound(err):
@@ -359,8 +433,8 @@ func (r *pipelineRun) connection(ctx context.Context) error {
 			}
 			p.Differences = append(p.Differences, fmt.Sprintf("sends its key in header %q, not %q", got, r.spec.HeaderName))
 		}
-		if s := out.ConnectionState; s != ebtypes.ConnectionStateAuthorized && s != ebtypes.ConnectionStateAuthorizing {
-			p.Differences = append(p.Differences, fmt.Sprintf("is %s", s))
+		if !connectionWorks(out.ConnectionState) {
+			p.Differences = append(p.Differences, fmt.Sprintf("is %s", out.ConnectionState))
 		}
 		modified := aws.ToTime(out.LastModifiedTime)
 		switch {
@@ -381,31 +455,28 @@ func (r *pipelineRun) connection(ctx context.Context) error {
 		action = "events:UpdateConnection"
 	}
 	p, err = r.settle(ctx, p, action, func(ctx context.Context) (string, error) {
+		// Creating and updating give the same fields.
+		name, desc, auth := aws.String(r.name), r.description(), ebtypes.ConnectionAuthorizationTypeApiKey
+		header, key := aws.String(r.spec.HeaderName), aws.String(r.spec.Secret)
+		var arn *string
+		var modified *time.Time
 		if p.State == domain.PieceMissing {
-			out, err := r.eb.CreateConnection(ctx, &eventbridge.CreateConnectionInput{
-				Name:              aws.String(r.name),
-				Description:       aws.String("SendOps event ingest for its connection " + r.spec.ConnectionID),
-				AuthorizationType: ebtypes.ConnectionAuthorizationTypeApiKey,
-				AuthParameters: &ebtypes.CreateConnectionAuthRequestParameters{ApiKeyAuthParameters: &ebtypes.CreateConnectionApiKeyAuthRequestParameters{
-					ApiKeyName: aws.String(r.spec.HeaderName), ApiKeyValue: aws.String(r.spec.Secret)}},
-			})
+			out, err := r.eb.CreateConnection(ctx, &eventbridge.CreateConnectionInput{Name: name, Description: desc, AuthorizationType: auth,
+				AuthParameters: &ebtypes.CreateConnectionAuthRequestParameters{ApiKeyAuthParameters: &ebtypes.CreateConnectionApiKeyAuthRequestParameters{ApiKeyName: header, ApiKeyValue: key}}})
 			if err != nil {
 				return "", err
 			}
-			r.out.SecretWritten = aws.ToTime(out.LastModifiedTime)
-			return aws.ToString(out.ConnectionArn), nil
+			arn, modified = out.ConnectionArn, out.LastModifiedTime
+		} else {
+			out, err := r.eb.UpdateConnection(ctx, &eventbridge.UpdateConnectionInput{Name: name, Description: desc, AuthorizationType: auth,
+				AuthParameters: &ebtypes.UpdateConnectionAuthRequestParameters{ApiKeyAuthParameters: &ebtypes.UpdateConnectionApiKeyAuthRequestParameters{ApiKeyName: header, ApiKeyValue: key}}})
+			if err != nil {
+				return "", err
+			}
+			arn, modified = out.ConnectionArn, out.LastModifiedTime
 		}
-		out, err := r.eb.UpdateConnection(ctx, &eventbridge.UpdateConnectionInput{
-			Name:              aws.String(r.name),
-			AuthorizationType: ebtypes.ConnectionAuthorizationTypeApiKey,
-			AuthParameters: &ebtypes.UpdateConnectionAuthRequestParameters{ApiKeyAuthParameters: &ebtypes.UpdateConnectionApiKeyAuthRequestParameters{
-				ApiKeyName: aws.String(r.spec.HeaderName), ApiKeyValue: aws.String(r.spec.Secret)}},
-		})
-		if err != nil {
-			return "", err
-		}
-		r.out.SecretWritten = aws.ToTime(out.LastModifiedTime)
-		return aws.ToString(out.ConnectionArn), nil
+		r.out.SecretWritten = aws.ToTime(modified)
+		return aws.ToString(arn), nil
 	})
 	if p.State == domain.PiecePresent || p.State == domain.PieceDifferent {
 		r.connARN = p.ARN
@@ -414,7 +485,7 @@ func (r *pipelineRun) connection(ctx context.Context) error {
 }
 
 func (r *pipelineRun) apiDestination(ctx context.Context) error {
-	p := domain.PipelinePiece{Key: "api_destination", Title: "API destination", Name: r.name, State: domain.PiecePresent}
+	p := r.piece("api_destination", domain.PiecePresent)
 	out, err := r.eb.DescribeApiDestination(ctx, &eventbridge.DescribeApiDestinationInput{Name: aws.String(r.name)})
 	switch {
 	case isNotFound(err):
@@ -423,7 +494,9 @@ func (r *pipelineRun) apiDestination(ctx context.Context) error {
 		return r.failed(p, "events:DescribeApiDestination", err)
 	default:
 		p.ARN = aws.ToString(out.ApiDestinationArn)
-		if got := aws.ToString(out.ConnectionArn); got != r.connARN {
+		// Against a connection that could not be read, there is nothing
+		// to compare.
+		if got := aws.ToString(out.ConnectionArn); !r.connUnread && got != r.connARN {
 			if r.connARN == "" {
 				p.Differences = append(p.Differences, fmt.Sprintf("uses connection %s, not %s (which does not exist)", got, r.name))
 			} else {
@@ -451,40 +524,35 @@ func (r *pipelineRun) apiDestination(ctx context.Context) error {
 		action = "events:UpdateApiDestination"
 	}
 	p, err = r.settle(ctx, p, action, func(ctx context.Context) (string, error) {
+		// Creating and updating give the same fields.
+		name, desc, conn, endpoint := aws.String(r.name), r.description(), aws.String(r.connARN), aws.String(r.spec.Endpoint)
+		method, rate := ebtypes.ApiDestinationHttpMethodPost, aws.Int32(PipelineRateLimit)
+		var arn *string
 		if p.State == domain.PieceMissing {
-			out, err := r.eb.CreateApiDestination(ctx, &eventbridge.CreateApiDestinationInput{
-				Name:                         aws.String(r.name),
-				Description:                  aws.String("SendOps event ingest for its connection " + r.spec.ConnectionID),
-				ConnectionArn:                aws.String(r.connARN),
-				InvocationEndpoint:           aws.String(r.spec.Endpoint),
-				HttpMethod:                   ebtypes.ApiDestinationHttpMethodPost,
-				InvocationRateLimitPerSecond: aws.Int32(PipelineRateLimit),
-			})
+			out, err := r.eb.CreateApiDestination(ctx, &eventbridge.CreateApiDestinationInput{Name: name, Description: desc, ConnectionArn: conn,
+				InvocationEndpoint: endpoint, HttpMethod: method, InvocationRateLimitPerSecond: rate})
 			if err != nil {
 				return "", err
 			}
-			return aws.ToString(out.ApiDestinationArn), nil
+			arn = out.ApiDestinationArn
+		} else {
+			out, err := r.eb.UpdateApiDestination(ctx, &eventbridge.UpdateApiDestinationInput{Name: name, Description: desc, ConnectionArn: conn,
+				InvocationEndpoint: endpoint, HttpMethod: method, InvocationRateLimitPerSecond: rate})
+			if err != nil {
+				return "", err
+			}
+			arn = out.ApiDestinationArn
 		}
-		out, err := r.eb.UpdateApiDestination(ctx, &eventbridge.UpdateApiDestinationInput{
-			Name:                         aws.String(r.name),
-			ConnectionArn:                aws.String(r.connARN),
-			InvocationEndpoint:           aws.String(r.spec.Endpoint),
-			HttpMethod:                   ebtypes.ApiDestinationHttpMethodPost,
-			InvocationRateLimitPerSecond: aws.Int32(PipelineRateLimit),
-		})
-		if err != nil {
-			return "", err
-		}
-		return aws.ToString(out.ApiDestinationArn), nil
+		return aws.ToString(arn), nil
 	})
-	if p.State != domain.PieceMissing && p.State != domain.PieceUnknown {
+	if p.State == domain.PiecePresent || p.State == domain.PieceDifferent {
 		r.destARN = p.ARN
 	}
 	return err
 }
 
 func (r *pipelineRun) rule(ctx context.Context) error {
-	p := domain.PipelinePiece{Key: "rule", Title: "Rule", Name: r.name, State: domain.PiecePresent}
+	p := r.piece("rule", domain.PiecePresent)
 	want := r.spec.EventPattern()
 	out, err := r.eb.DescribeRule(ctx, &eventbridge.DescribeRuleInput{Name: aws.String(r.name)})
 	switch {
@@ -530,7 +598,7 @@ func samePattern(a, b string) bool {
 }
 
 func (r *pipelineRun) target(ctx context.Context) error {
-	p := domain.PipelinePiece{Key: "target", Title: "Rule target", Name: PipelineTargetID, State: domain.PieceMissing}
+	p := r.piece("target", domain.PieceMissing)
 	if r.dependsOnUnread(p) {
 		return nil
 	}
@@ -577,7 +645,9 @@ func (r *pipelineRun) target(ctx context.Context) error {
 
 func (r *pipelineRun) targetDifferences(t ebtypes.Target) []string {
 	var diffs []string
-	if got := aws.ToString(t.Arn); got != r.destARN || r.destARN == "" {
+	// Against an API destination that could not be read, there is
+	// nothing to compare.
+	if got := aws.ToString(t.Arn); !r.destUnread && (got != r.destARN || r.destARN == "") {
 		if r.destARN == "" {
 			diffs = append(diffs, fmt.Sprintf("invokes %s, not API destination %s (which does not exist)", got, r.name))
 		} else {

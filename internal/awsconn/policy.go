@@ -2,6 +2,7 @@ package awsconn
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -121,15 +122,48 @@ const pipelinePattern = "sendops-*"
 
 // InvokeRoleName is the name of the role EventBridge assumes to call the
 // API destination of a rule target. The CloudFormation template creates it
-// beside the role SendOps assumes, and SendOps's policy may pass only it.
+// beside the role SendOps assumes (once per account: a second stack reuses
+// it), and SendOps's policy may pass only it.
 const InvokeRoleName = "SendOpsEventBridgeInvoke"
 
 const invokeRolePattern = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/" + InvokeRoleName
 
-// InvokeRoleARN is the ARN of the invocation role in a customer's account:
-// the RoleArn of the event pipeline's rule target.
-func InvokeRoleARN(accountID string) string {
-	return "arn:aws:iam::" + accountID + ":role/" + InvokeRoleName
+// InvokeRoleARN is the ARN of the invocation role in a customer's account
+// of partition (see Partition): the RoleArn of the event pipeline's rule
+// target.
+func InvokeRoleARN(partition, accountID string) string {
+	return "arn:" + partition + ":iam::" + accountID + ":role/" + InvokeRoleName
+}
+
+// Partitions are the AWS partitions SendOps knows; the first is the
+// default.
+var Partitions = []string{"aws", "aws-cn", "aws-us-gov"}
+
+// Partition is the AWS partition of a region, which every ARN in it
+// starts with: aws-cn for China, aws-us-gov for GovCloud (US), aws for
+// the others.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// PolicyActions is every action of the policy, in order, but those in
+// except: what a role holding exactly the policy (less some) may do.
+func PolicyActions(except ...string) []string {
+	var out []string
+	for _, st := range Statements {
+		for _, a := range st.Actions {
+			if !slices.Contains(except, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // policyDocument is an IAM policy document. Its values are strings, or
@@ -182,17 +216,20 @@ func document(value func(string) any, include func(Statement) bool) policyDocume
 	return doc
 }
 
-// PolicyJSON is the IAM policy SendOps needs in a customer's account, to
-// attach to the role SendOps assumes (or the user whose access keys it
-// holds). accountID scopes its resources; "" leaves the account a
-// wildcard, which a policy in one account may do (IAM lets a principal
-// pass only roles of its own account). Optional statements are included;
-// their Sid says so.
-func PolicyJSON(accountID string) []byte {
+// PolicyJSON is the IAM policy SendOps needs in a customer's account of
+// partition (see Partition; "" is aws), to attach to the role SendOps
+// assumes (or the user whose access keys it holds). accountID scopes its
+// resources; "" leaves the account a wildcard, which a policy in one
+// account may do (IAM lets a principal pass only roles of its own
+// account). Optional statements are included; their Sid says so.
+func PolicyJSON(partition, accountID string) []byte {
+	if partition == "" {
+		partition = Partitions[0]
+	}
 	if accountID == "" {
 		accountID = "*"
 	}
-	sub := strings.NewReplacer("${AWS::Partition}", "aws", "${AWS::AccountId}", accountID)
+	sub := strings.NewReplacer("${AWS::Partition}", partition, "${AWS::AccountId}", accountID)
 	doc := document(func(s string) any { return sub.Replace(s) }, func(Statement) bool { return true })
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
@@ -206,12 +243,12 @@ func PolicyJSON(accountID string) []byte {
 // trusting principal with the organisation's externalID, with the policy
 // inline — and the invocation role EventBridge assumes for the event
 // pipeline's rule target. principal "" leaves the parameter for the user
-// to fill in. Deploy it once per account: IAM roles serve every region.
+// to fill in. Deploy it once per account and organisation: IAM roles serve
+// every region. The invocation role has a fixed name, so a second stack in
+// an account (another SendOps organisation) sets CreateInvokeRole to false
+// and uses the one the first made; the policy names it by ARN either way.
 func CloudFormation(principal, externalID string) []byte {
 	fnSub := func(s string) any {
-		if s == invokeRolePattern {
-			return map[string]any{"Fn::GetAtt": []string{"InvokeRole", "Arn"}}
-		}
 		if strings.Contains(s, "${") {
 			return map[string]any{"Fn::Sub": s}
 		}
@@ -241,7 +278,7 @@ func CloudFormation(principal, externalID string) []byte {
 	}
 	template := map[string]any{
 		"AWSTemplateFormatVersion": "2010-09-09",
-		"Description":              "SendOps: the role SendOps assumes to manage SES and its event pipeline in this account, and the role EventBridge assumes to deliver SES events to SendOps. Deploy once per account; the roles serve every region.",
+		"Description":              "SendOps: the role SendOps assumes to manage SES and its event pipeline in this account, and the role EventBridge assumes to deliver SES events to SendOps. Deploy once per account and SendOps organisation; the roles serve every region. A second stack in the same account sets CreateInvokeRole to false and another RoleName.",
 		"Parameters": map[string]any{
 			"SendOpsPrincipal": principalParam,
 			"ExternalId": map[string]any{
@@ -253,7 +290,13 @@ func CloudFormation(principal, externalID string) []byte {
 			"RoleName": map[string]any{
 				"Type":        "String",
 				"Default":     "SendOps",
-				"Description": "The name of the role SendOps assumes; give its ARN to SendOps.",
+				"Description": "The name of the role SendOps assumes; give its ARN to SendOps. A second stack in this account (another SendOps organisation) needs another name.",
+			},
+			"CreateInvokeRole": map[string]any{
+				"Type":          "String",
+				"AllowedValues": []string{"true", "false"},
+				"Default":       "true",
+				"Description":   "Create " + InvokeRoleName + ", the role EventBridge assumes to deliver events to SendOps. It exists once per account: set false when another SendOps stack in this account (another organisation) already made it, and this stack uses that one. Keep the stack that made it while any other uses it.",
 			},
 			"IncludeOptional": map[string]any{
 				"Type":          "String",
@@ -263,7 +306,8 @@ func CloudFormation(principal, externalID string) []byte {
 			},
 		},
 		"Conditions": map[string]any{
-			"IncludeOptional": map[string]any{"Fn::Equals": []any{map[string]string{"Ref": "IncludeOptional"}, "true"}},
+			"IncludeOptional":  map[string]any{"Fn::Equals": []any{map[string]string{"Ref": "IncludeOptional"}, "true"}},
+			"CreateInvokeRole": map[string]any{"Fn::Equals": []any{map[string]string{"Ref": "CreateInvokeRole"}, "true"}},
 		},
 		"Resources": map[string]any{
 			"SendOpsRole": map[string]any{
@@ -285,7 +329,8 @@ func CloudFormation(principal, externalID string) []byte {
 				},
 			},
 			"InvokeRole": map[string]any{
-				"Type": "AWS::IAM::Role",
+				"Type":      "AWS::IAM::Role",
+				"Condition": "CreateInvokeRole",
 				"Properties": map[string]any{
 					"RoleName":    InvokeRoleName,
 					"Description": "Assumed by EventBridge to deliver SES events to SendOps's API destinations.",
@@ -313,8 +358,8 @@ func CloudFormation(principal, externalID string) []byte {
 				"Value":       map[string]any{"Fn::GetAtt": []string{"SendOpsRole", "Arn"}},
 			},
 			"InvokeRoleArn": map[string]any{
-				"Description": "The role the event pipeline's EventBridge rule target uses.",
-				"Value":       map[string]any{"Fn::GetAtt": []string{"InvokeRole", "Arn"}},
+				"Description": "The role the event pipeline's EventBridge rule target uses (made by this stack, or by the SendOps stack that made it first in this account).",
+				"Value":       fnSub(invokeRolePattern),
 			},
 		},
 	}

@@ -229,7 +229,7 @@ func TestPolicyJSON(t *testing.T) {
 			Version   string
 			Statement []jsonStatement
 		}
-		if err := json.Unmarshal(PolicyJSON(account), &doc); err != nil {
+		if err := json.Unmarshal(PolicyJSON("", account), &doc); err != nil {
 			t.Fatalf("the policy is not JSON: %v", err)
 		}
 		if doc.Version != "2012-10-17" || len(doc.Statement) != len(Statements) {
@@ -255,8 +255,8 @@ func TestPolicyJSON(t *testing.T) {
 			switch {
 			case slices.Contains(actions, "iam:PassRole"):
 				want := "arn:aws:iam::" + wantAccount + ":role/SendOpsEventBridgeInvoke"
-				if account != "" && want != InvokeRoleARN(account) {
-					t.Errorf("InvokeRoleARN(%s) = %s, want %s", account, InvokeRoleARN(account), want)
+				if account != "" && want != InvokeRoleARN("aws", account) {
+					t.Errorf("InvokeRoleARN(%s) = %s, want %s", account, InvokeRoleARN("aws", account), want)
 				}
 				if len(actions) != 1 || len(resources) != 1 || resources[0] != want || st.Condition["StringEquals"]["iam:PassedToService"] != "events.amazonaws.com" {
 					t.Errorf("the PassRole statement %+v: want iam:PassRole alone, on %s only, passed to EventBridge only", st, want)
@@ -284,6 +284,7 @@ func TestCloudFormation(t *testing.T) {
 	const principal, externalID = "arn:aws:iam::999999999999:role/sendops-server", "sendops-0123456789abcdef"
 	type role struct {
 		Type       string
+		Condition  string
 		Properties struct {
 			RoleName                 any
 			Description              string
@@ -370,8 +371,13 @@ func TestCloudFormation(t *testing.T) {
 		if s.Optional != strings.HasPrefix(body, `{"Fn::If":["IncludeOptional",`) || !strings.Contains(body, `"Sid":"`+s.Sid+`"`) {
 			t.Errorf("statement %d of the inline policy = %s; want %s, under IncludeOptional only if optional", i, body, s.Sid)
 		}
-		if slices.Contains(s.Actions, "iam:PassRole") && !strings.Contains(body, `"Resource":[{"Fn::GetAtt":["InvokeRole","Arn"]}]`) {
+		// By ARN, not by the stack's resource: a second stack in the
+		// account does not make the role.
+		if slices.Contains(s.Actions, "iam:PassRole") && !strings.Contains(body, `"Resource":[{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/SendOpsEventBridgeInvoke"}]`) {
 			t.Errorf("PassRole statement = %s; want it on the invocation role only", body)
+		}
+		if strings.Contains(body, "Fn::GetAtt") {
+			t.Errorf("statement %s names a resource of the stack, which a second stack may not make: %s", s.Sid, body)
 		}
 		if strings.Contains(body, `"*:*:`) {
 			t.Errorf("statement %s leaves the account open: %s", s.Sid, body)
@@ -381,10 +387,31 @@ func TestCloudFormation(t *testing.T) {
 		t.Errorf("IncludeOptional: condition %v, parameter %+v", tpl.Conditions["IncludeOptional"], tpl.Parameters["IncludeOptional"])
 	}
 
+	// The invocation role has a fixed name, so it exists once per
+	// account: a second stack (another organisation) reuses it, and says
+	// so where the user chooses.
+	p := tpl.Parameters["CreateInvokeRole"]
+	if p.Type != "String" || p.Default != "true" || !slices.Equal(p.AllowedValues, []string{"true", "false"}) ||
+		!strings.Contains(p.Description, "another SendOps stack in this account") {
+		t.Errorf("CreateInvokeRole parameter = %+v; want true or false, true by default, saying when to choose false", p)
+	}
+	if _, ok := tpl.Conditions["CreateInvokeRole"]; !ok || tpl.Resources.InvokeRole.Condition != "CreateInvokeRole" {
+		t.Errorf("InvokeRole is made under condition %q (conditions %v); want CreateInvokeRole", tpl.Resources.InvokeRole.Condition, tpl.Conditions)
+	}
+	if tpl.Resources.SendOpsRole.Condition != "" {
+		t.Errorf("SendOpsRole is made under condition %q; want always", tpl.Resources.SendOpsRole.Condition)
+	}
+	if b, _ := json.Marshal(tpl.Outputs["InvokeRoleArn"].Value); strings.Contains(string(b), "GetAtt") {
+		t.Errorf("InvokeRoleArn output = %s: it fails when the stack does not make the role", b)
+	}
+	if !strings.Contains(tpl.Parameters["RoleName"].Description, "another name") {
+		t.Errorf("RoleName parameter = %+v; want it to say a second stack needs another name", tpl.Parameters["RoleName"])
+	}
+
 	// The invocation role: EventBridge of this account only, invoking
 	// SendOps's API destinations only, under the name the pipeline uses.
 	ir := tpl.Resources.InvokeRole
-	if ir.Properties.RoleName != InvokeRoleName || !strings.HasSuffix(InvokeRoleARN("123456789012"), ":role/"+InvokeRoleName) {
+	if ir.Properties.RoleName != InvokeRoleName || !strings.HasSuffix(InvokeRoleARN("aws", "123456789012"), ":role/"+InvokeRoleName) {
 		t.Errorf("InvokeRole name = %v; want %s, as InvokeRoleARN has it", ir.Properties.RoleName, InvokeRoleName)
 	}
 	if b, _ := json.Marshal(ir.Properties); !strings.Contains(string(b), `"Principal":{"Service":"events.amazonaws.com"}`) ||

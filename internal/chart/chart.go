@@ -31,8 +31,18 @@ type Time struct {
 	// Percent shows the values (ratios, 0.05 = 5 %) as percentages.
 	Percent bool
 	Series  []Series
-	Width   int // default 720
-	Height  int // default 240
+	// Refs are horizontal reference lines (thresholds), drawn dashed with
+	// their label; the y axis reaches the highest.
+	Refs   []Ref
+	Width  int // default 720
+	Height int // default 240
+}
+
+// Ref is a horizontal reference line at a value of the y axis.
+type Ref struct {
+	Value float64
+	Label string
+	Color string // "" is grey
 }
 
 // Palette is the colours series take in order: distinguishable, and
@@ -66,6 +76,11 @@ func (c Time) SVG() template.HTML {
 			if !math.IsNaN(v) && v > maxV {
 				maxV = v
 			}
+		}
+	}
+	for _, r := range c.Refs {
+		if !math.IsNaN(r.Value) && r.Value > maxV {
+			maxV = r.Value
 		}
 	}
 	ticks := niceTicks(maxV, c.Percent)
@@ -104,10 +119,35 @@ func (c Time) SVG() template.HTML {
 			if labels > 1 {
 				i = k * (n - 1) / (labels - 1)
 			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`, x(i), h-padBottom+16, template.HTMLEscapeString(c.formatTime(c.Times[i])))
+			// The first and last labels end at the plot's edges.
+			anchor := ""
+			if labels > 1 && k == 0 {
+				anchor = ` text-anchor="start"`
+			} else if labels > 1 && k == labels-1 {
+				anchor = ` text-anchor="end"`
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d"%s>%s</text>`, x(i), h-padBottom+16, anchor, template.HTMLEscapeString(c.formatTime(c.Times[i])))
 		}
 	}
 	b.WriteString(`</g>`)
+
+	// The reference lines, under the series.
+	if len(c.Refs) > 0 {
+		b.WriteString(`<g class="refs" font-size="11" text-anchor="end">`)
+		for _, r := range c.Refs {
+			if math.IsNaN(r.Value) || r.Value < 0 {
+				continue
+			}
+			color := r.Color
+			if color == "" {
+				color = "#57606a"
+			}
+			yy := y(r.Value)
+			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="6 4"/>`, padLeft, w-padRight, yy, yy, color)
+			fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="%s">%s</text>`, w-padRight-4, yy-4, color, template.HTMLEscapeString(r.Label))
+		}
+		b.WriteString(`</g>`)
+	}
 
 	// The lines.
 	for si, s := range c.Series {
@@ -177,6 +217,9 @@ func (c Time) describe() string {
 		} else {
 			parts = append(parts, fmt.Sprintf("%s: %s in total.", s.Name, strconv.FormatFloat(sum, 'f', -1, 64)))
 		}
+	}
+	for _, r := range c.Refs {
+		parts = append(parts, fmt.Sprintf("Line at %s: %s.", formatValue(r.Value, c.Percent), r.Label))
 	}
 	return strings.Join(parts, " ")
 }

@@ -132,3 +132,32 @@ func TestFormatValue(t *testing.T) {
 		}
 	}
 }
+
+// Threshold lines are drawn dashed with their label, the y axis reaches the
+// highest even when every value is below it, and the description names them.
+func TestTimeChartRefs(t *testing.T) {
+	c := Time{ID: "bounce", Title: "Bounce rate", Times: hours(3), Step: time.Hour, Percent: true,
+		Series: []Series{{Name: "Bounce rate", Values: []float64{0.01, 0.02, 0.015}}},
+		Refs:   []Ref{{Value: 0.05, Label: "Under review at 5%"}, {Value: 0.10, Label: "Pause risk <10%>", Color: "#cf222e"}}}
+	svg := string(c.SVG())
+	el := parse(t, svg)
+	var dashed []string
+	for _, l := range el["line"] {
+		if attr(l, "stroke-dasharray") != "" {
+			dashed = append(dashed, attr(l, "y1"))
+		}
+	}
+	if len(dashed) != 2 {
+		t.Fatalf("want two dashed reference lines, got %v\n%s", dashed, svg)
+	}
+	// 10% is the top of the axis (y = padTop), 5% half way down the plot.
+	if dashed[1] != "16.0" || dashed[0] != "114.0" {
+		t.Fatalf("reference lines at y %v, want 114.0 (5%%) and 16.0 (10%%)", dashed)
+	}
+	if !strings.Contains(svg, ">10%<") || !strings.Contains(svg, "Pause risk &lt;10%&gt;") {
+		t.Fatalf("the axis or a label: %s", svg)
+	}
+	if !strings.Contains(svg, "Line at 5%: Under review at 5%.") {
+		t.Fatalf("the description does not name the lines: %s", svg)
+	}
+}

@@ -125,16 +125,6 @@ func startSandbox(logger *slog.Logger) (*sandbox, error) {
 	return b, nil
 }
 
-// policyActions is every action of the policy SendOps shows customers: the
-// sandbox's role holds exactly these, as a customer's would.
-func policyActions() []string {
-	var out []string
-	for _, st := range awsconn.Statements {
-		out = append(out, st.Actions...)
-	}
-	return out
-}
-
 // setUp makes the customer's account (role trusting SendOps with the
 // organisation's ExternalId, invocation role, verified domain, template),
 // connects the organisation to it (once: a restarted sandbox reuses its
@@ -144,7 +134,8 @@ func (b *sandbox) setUp(ctx context.Context, svc *service.Service, a *domain.Act
 	if err != nil {
 		return err
 	}
-	role := b.sim.AddRole(sandboxCustomer, sandboxRole, b.principal, ext, policyActions())
+	// The role holds exactly the policy SendOps shows customers.
+	role := b.sim.AddRole(sandboxCustomer, sandboxRole, b.principal, ext, awsconn.PolicyActions())
 	b.sim.AddServiceRole(sandboxCustomer, awsconn.InvokeRoleName, sesim.EventBridgePrincipal, []string{"events:InvokeApiDestination"})
 	appID, appSecret := b.sim.AddAccessKey(sandboxCustomer, "shop-app")
 	shop := &shopapp.App{Domain: sandboxDomain, ConfigSet: sandboxConfigSet, Log: b.log,

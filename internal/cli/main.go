@@ -37,6 +37,11 @@ Usage:
   sendops keys rotate [--db D]             re-seal every secret at rest under a new key version
   sendops loadgen --url U --secret S [--rate R|max] [--concurrency C] [--duration D] [--messages M] [--api-key K]
   sendops sesim [--addr A]                 the AWS emulator (STS, SES v2, EventBridge) on one address
+  sendops seed --messages N --org ORG_ID [--db D] [--days 30] [--connection NAME] [--seed S] [--end T]
+                                           store realistic synthetic SES traffic, for benchmarks and demos
+  sendops templates lint DIR               check the email templates a repository maps (exit 1 on errors)
+  sendops templates render DIR NAME [--data FILE]
+                                           render one as SES would: subject, text and HTML parts
   sendops version
 
 Every flag has a SENDOPS_* environment variable (SENDOPS_ADDR, SENDOPS_DB,
@@ -185,6 +190,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env confi
 		return runLoadgen(ctx, fs, rest, stdout, env)
 	case "sesim":
 		return runSesim(ctx, fs, rest, stdout, stderr)
+	case "seed":
+		return runSeed(ctx, fs, rest, stdout, stderr, env)
+	case "templates":
+		return runTemplates(fs, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sendops", Version)
 		return nil

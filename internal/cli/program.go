@@ -155,7 +155,7 @@ func (p *Program) openService(ctx context.Context) (*service.Service, error) {
 	p.Service = &service.Service{
 		DB: p.DB, Keyring: keyring, Notices: p.notices, Logger: p.Logger,
 		BaseURL: c.BaseURL, SessionIdle: c.SessionIdle, SessionAbsolute: c.SessionAbsolute,
-		AWSBase: *p.AWSBase, AWSPrincipal: c.AWSPrincipal, AllowAWSEndpoint: c.AllowAWSEndpoint,
+		AWSBase: *p.AWSBase, AWSPrincipal: c.AWSPrincipal, AllowAWSEndpoint: c.AllowAWSEndpoint, AWSEndpoints: c.AWSEndpoints,
 		DNS: p.DNSResolver, SandboxEndpoint: p.SandboxEndpoint,
 	}
 	if p.Service.DNS == nil {

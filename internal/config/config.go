@@ -34,10 +34,11 @@ type Config struct {
 	TrustProxy      bool          // take the client address from X-Forwarded-For
 
 	// AWSPrincipal is the ARN customers' roles trust (SendOps's own AWS
-	// identity), shown to them; AllowAWSEndpoint lets connections name an
-	// emulator's endpoint (the sandbox, tests).
+	// identity), shown to them; AllowAWSEndpoint lets connections name any
+	// endpoint (tests, a local emulator), AWSEndpoints only those listed.
 	AWSPrincipal     string
 	AllowAWSEndpoint bool
+	AWSEndpoints     []string
 
 	// SecretKeyFile is where a generated secret key was kept ("" if none).
 	SecretKeyFile string
@@ -167,7 +168,9 @@ func Load(f *Flags, env Env, withSecret bool) (*Config, error) {
 		c.TrustProxy = v == "1" || v == "true"
 	}
 	if v, ok := env("SENDOPS_ALLOW_AWS_ENDPOINT"); ok {
-		c.AllowAWSEndpoint = v == "1" || v == "true"
+		if c.AllowAWSEndpoint, c.AWSEndpoints, err = parseEndpoints(v); err != nil {
+			return nil, err
+		}
 	}
 	if v, ok := env("SENDOPS_AWS_PRINCIPAL"); ok && v != "" {
 		if !strings.HasPrefix(v, "arn:aws") {
@@ -181,6 +184,30 @@ func Load(f *Flags, env Env, withSecret bool) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseEndpoints reads SENDOPS_ALLOW_AWS_ENDPOINT: "1" or "true" allows any
+// endpoint; "", "0" or "false" none; anything else is a comma-separated
+// list of the exact endpoint URLs allowed.
+func parseEndpoints(v string) (all bool, list []string, err error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true":
+		return true, nil, nil
+	case "", "0", "false":
+		return false, nil, nil
+	}
+	for _, e := range strings.Split(v, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		u, perr := url.Parse(e)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return false, nil, &Error{"SENDOPS_ALLOW_AWS_ENDPOINT", fmt.Sprintf("%q is not an endpoint URL: use true, or a comma-separated list such as http://127.0.0.1:4566,https://ses.internal.example", e)}
+		}
+		list = append(list, strings.TrimSuffix(e, "/"))
+	}
+	return false, list, nil
 }
 
 // secretValue reads NAME, or the file named by NAME_FILE.

@@ -283,3 +283,44 @@ func TestSecretKeyGeneratedForSQLite(t *testing.T) {
 		t.Fatalf("another database's key = %q, %v", other.SecretKey, err)
 	}
 }
+
+// SENDOPS_ALLOW_AWS_ENDPOINT allows any endpoint, none, or only those it
+// lists.
+func TestAllowAWSEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value   string
+		any     bool
+		list    []string
+		problem string
+	}{
+		{value: "1", any: true},
+		{value: "true", any: true},
+		{value: "TRUE", any: true},
+		{value: "false"},
+		{value: "0"},
+		{value: ""},
+		{value: "http://127.0.0.1:4566", list: []string{"http://127.0.0.1:4566"}},
+		{value: " http://127.0.0.1:4566/ , https://ses.internal.example ,", list: []string{"http://127.0.0.1:4566", "https://ses.internal.example"}},
+		{value: "127.0.0.1:4566", problem: `"127.0.0.1:4566" is not an endpoint URL`},
+		{value: "ftp://files.example", problem: "is not an endpoint URL"},
+		{value: "http://user:pass@127.0.0.1:4566", problem: "is not an endpoint URL"},
+		{value: "http://127.0.0.1:4566/?x=1", problem: "is not an endpoint URL"},
+	} {
+		cfg, err := config.Load(nil, envOf(map[string]string{"SENDOPS_ALLOW_AWS_ENDPOINT": c.value}), false)
+		if c.problem != "" {
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.Setting != "SENDOPS_ALLOW_AWS_ENDPOINT" || !strings.Contains(ce.Problem, c.problem) {
+				t.Errorf("%q: %v, want an error saying %q", c.value, err, c.problem)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.value, err)
+			continue
+		}
+		if cfg.AllowAWSEndpoint != c.any || strings.Join(cfg.AWSEndpoints, " ") != strings.Join(c.list, " ") {
+			t.Errorf("%q: any %v, list %q; want %v, %q", c.value, cfg.AllowAWSEndpoint, cfg.AWSEndpoints, c.any, c.list)
+		}
+	}
+}

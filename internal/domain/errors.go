@@ -21,6 +21,9 @@ const (
 	// EAWS: AWS refused or failed a call made for the user (the message
 	// says what to do); shown as 502.
 	EAWS = "aws_error"
+	// ERetentionExceeded: a time range reaches back before the
+	// organisation's retention window, whose data is gone; shown as 403.
+	ERetentionExceeded = "retention_exceeded"
 )
 
 // Error is an error a user may see: a code and a message written for people.
@@ -72,3 +75,13 @@ func ErrorMessage(err error) string {
 
 // IsNotFound reports whether err is a not-found error.
 func IsNotFound(err error) bool { return ErrorCode(err) == ENotFound }
+
+// RetryAfter returns the RetryAfter of err's domain error, in seconds, and
+// 0 when it has none.
+func RetryAfter(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}

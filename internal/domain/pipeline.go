@@ -40,6 +40,9 @@ type Pipeline struct {
 	// Changes lists what a set-up run changed, in order; empty when it
 	// found everything as expected.
 	Changes []string `json:"changes,omitempty"`
+	// FailedAction names the AWS action a set-up run stopped at; the
+	// piece it stopped at says why, and those after it were not read.
+	FailedAction string `json:"failed_action,omitempty"`
 }
 
 // LeftInAWS is one AWS resource that stays in the customer's account when

@@ -145,6 +145,10 @@ type Connection struct {
 	Endpoint     string // an emulator's address; "" for AWS
 }
 
+// Managed reports whether SendOps reaches the connection's AWS account (by
+// a role or access keys), rather than only receiving its events.
+func (c *Connection) Managed() bool { return c.RoleARN != "" || c.AccessKeyID != "" }
+
 // IngestCredentials are what a connection's senders need: where to post and
 // the secret (shown once).
 type IngestCredentials struct {

@@ -7,13 +7,13 @@ import (
 
 	"sendops/internal/domain"
 	"sendops/internal/secret"
-	"sendops/internal/service"
 	"sendops/internal/store"
 )
 
 // HeaderName is the header an EventBridge connection sends the secret in
-// (API-key authorisation).
-const HeaderName = service.IngestHeader
+// (API-key authorisation): service.IngestHeader, which the service package
+// (a user of this one) tells its users.
+const HeaderName = "X-Sendops-Ingest-Key"
 
 // Auth finds the connection of an ingest credential, caching answers for a
 // short time so that a busy endpoint does not read the database per request.

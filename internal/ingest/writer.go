@@ -152,6 +152,18 @@ func (w *Writer) Write(ctx context.Context, conn *domain.Connection, ev *seseven
 	}
 }
 
+// Rows returns the rows Write would store for an event of a connection
+// (one per recipient), for a caller that commits them itself with
+// store.InsertEvents, many events to a transaction (sendops seed). Safe for
+// concurrent use.
+func (w *Writer) Rows(ctx context.Context, conn *domain.Connection, ev *sesevent.Event) ([]store.EventRow, error) {
+	key, err := w.orgKey(ctx, conn.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	return w.rows(conn, ev, key), nil
+}
+
 // Close stops taking events, commits what is queued and returns when the
 // writer has stopped or ctx ends.
 func (w *Writer) Close(ctx context.Context) error {

@@ -2,19 +2,26 @@ package service
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"sendops/internal/awsconn"
 	"sendops/internal/domain"
 )
 
 // IAMPolicy returns the least-privilege IAM policy SendOps needs in a
-// customer's account (the same for every organisation). Anyone in the
-// organisation, or read keys. Errors: EForbidden.
-func (s *Service) IAMPolicy(ctx context.Context, a *domain.Actor) ([]byte, error) {
+// customer's account (the same for every organisation) of partition: ""
+// or aws, aws-cn for the China regions, aws-us-gov for GovCloud (US).
+// Anyone in the organisation, or read keys. Errors: EForbidden, EInvalid
+// (another partition).
+func (s *Service) IAMPolicy(ctx context.Context, a *domain.Actor, partition string) ([]byte, error) {
 	if err := a.Require(domain.ActConnectionsView); err != nil {
 		return nil, err
 	}
-	return awsconn.PolicyJSON(""), nil
+	if partition != "" && !slices.Contains(awsconn.Partitions, partition) {
+		return nil, domain.FieldError("partition", "The partition is one of %s.", strings.Join(awsconn.Partitions, ", "))
+	}
+	return awsconn.PolicyJSON(partition, ""), nil
 }
 
 // CloudFormation returns the CloudFormation template that creates, in a

@@ -40,14 +40,23 @@ type ConnectionInput struct {
 var roleARNRE = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$`)
 
 // ExternalID returns the organisation's ExternalId, which its AWS roles'
-// trust policies must require, making it on first use. Anyone in the
+// trust policies must require, making it on first use (pages show it on
+// every view: it is read, and written only that once). Anyone in the
 // organisation may read it (it is not a secret, only unguessable).
+// Errors: EForbidden.
 func (s *Service) ExternalID(ctx context.Context, a *domain.Actor) (string, error) {
 	if err := a.Require(domain.ActConnectionsView); err != nil {
 		return "", err
 	}
 	var id string
-	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		id, err = store.ReadOrgExternalID(ctx, tx, a.OrgID)
+		return err
+	})
+	if err != nil || id != "" {
+		return id, err
+	}
+	err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
 		id, err = store.OrgExternalID(ctx, tx, a.OrgID, "sendops-"+secret.Token("")[:32])
 		return err
 	})
@@ -61,11 +70,11 @@ func (s *Service) accessFor(ctx context.Context, a *domain.Actor, in *Connection
 	in.RoleARN, in.AccessKeyID = strings.TrimSpace(in.RoleARN), strings.TrimSpace(in.AccessKeyID)
 	in.Endpoint = strings.TrimSpace(in.Endpoint)
 	if in.Endpoint != "" {
-		if !s.AllowAWSEndpoint && (s.SandboxEndpoint == "" || in.Endpoint != s.SandboxEndpoint) {
-			return nil, domain.FieldError("endpoint", "This server does not allow connections to other AWS endpoints (set SENDOPS_ALLOW_AWS_ENDPOINT for an emulator).")
+		if !s.endpointAllowed(in.Endpoint) {
+			return nil, domain.FieldError("endpoint", "This server does not allow connections to this AWS endpoint (its operator lists the endpoints allowed in SENDOPS_ALLOW_AWS_ENDPOINT).")
 		}
-		if u, err := url.Parse(in.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, domain.FieldError("endpoint", "Enter an http(s) URL.")
+		if u, err := url.Parse(in.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return nil, domain.FieldError("endpoint", "Enter an http(s) URL without a user name or password.")
 		}
 	}
 	access := &awsconn.Access{AccountID: acct, Region: region, Endpoint: in.Endpoint}
@@ -103,6 +112,9 @@ func (s *Service) accessFor(ctx context.Context, a *domain.Actor, in *Connection
 		for _, c := range checks {
 			if !c.OK {
 				msgs = append(msgs, c.Message)
+				if awsconn.Hidden(c.Err) {
+					s.Logger.WarnContext(ctx, "AWS check of a new connection failed", "org", a.OrgID, "check", c.Name, "err", c.Err)
+				}
 			}
 		}
 		return nil, domain.FieldError(field, "SendOps could not use this connection: %s", strings.Join(msgs, " "))
@@ -167,7 +179,9 @@ func (s *Service) CreateConnection(ctx context.Context, a *domain.Actor, in Conn
 }
 
 // RotateIngestCredentials issues a new secret and SNS URL for a connection;
-// the old secret and the old SNS URL keep working for SecretGrace.
+// the old secret and the old SNS URL keep working for SecretGrace. The
+// secret its event pipeline gives EventBridge is not rotated (see
+// PipelineInput.RotateSecret).
 // Developers and up. Errors: EForbidden, ENotFound.
 func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, id string) (*domain.Connection, *domain.IngestCredentials, error) {
 	if err := a.Require(domain.ActConnectionsWrite); err != nil {
@@ -178,6 +192,9 @@ func (s *Service) RotateIngestCredentials(ctx context.Context, a *domain.Actor, 
 	err := s.DB.Update(ctx, func(tx *store.Tx) (err error) {
 		c, err = store.Connection(ctx, tx, a.OrgID, id)
 		if err != nil {
+			return err
+		}
+		if err := s.keepPipelineSecret(ctx, tx, a.OrgID, id); err != nil {
 			return err
 		}
 		if err := store.ExpireIngestSecrets(ctx, tx, a.OrgID, id, SecretGrace); err != nil {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/aws/smithy-go"
 
 	"sendops/internal/awsconn"
 	"sendops/internal/domain"
@@ -22,7 +26,9 @@ func pipelineSecretContext(orgID, connID string) string {
 	return "pipeline:" + orgID + ":" + connID
 }
 
-var configSetRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// pipelineRecordTimeout bounds the database writes that record what a
+// set-up run did in AWS, which outlive the request (see SetUpPipeline).
+const pipelineRecordTimeout = 10 * time.Second
 
 // PipelineInput is what a user chooses when setting up event publishing.
 type PipelineInput struct {
@@ -30,6 +36,11 @@ type PipelineInput struct {
 	// existing one, or one SendOps creates. Empty: the one chosen last
 	// time, or awsconn.DefaultConfigurationSet.
 	ConfigurationSet string `json:"configuration_set,omitempty"`
+	// RotateSecret replaces the ingest secret the EventBridge connection
+	// sends: AWS gets the new one first, then the old one keeps working
+	// for SecretGrace. (Rotating the connection's ingest credentials
+	// leaves the pipeline's secret alone.)
+	RotateSecret bool `json:"rotate_secret,omitempty"`
 }
 
 // pipelineRecord returns what SendOps keeps about a connection's pipeline,
@@ -48,7 +59,8 @@ func (s *Service) pipelineRecord(ctx context.Context, orgID, connID string) (*do
 
 // pipelineSecret opens the secret of a pipeline record and says why it
 // must be replaced, if it must: the ingest path no longer takes it as
-// current (rotated, or gone).
+// current (gone, or expiring: secrets stored before rotating the ingest
+// credentials left the pipeline's alone).
 func (s *Service) pipelineSecret(ctx context.Context, rec *domain.PipelineRecord) (sec, stale string, err error) {
 	if rec == nil || rec.SecretSealed == "" {
 		return "", "", nil
@@ -69,7 +81,7 @@ func (s *Service) pipelineSecret(ctx context.Context, rec *domain.PipelineRecord
 	case !found:
 		stale = "sends a secret SendOps no longer accepts"
 	case expires != nil:
-		stale = fmt.Sprintf("sends a secret that was rotated in SendOps and is accepted only until %s", expires.UTC().Format("2006-01-02 15:04 UTC"))
+		stale = fmt.Sprintf("sends a secret SendOps accepts only until %s", expires.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	return sec, stale, nil
 }
@@ -79,7 +91,7 @@ func (s *Service) pipelineSpec(c *domain.Connection, rec *domain.PipelineRecord,
 	spec := awsconn.PipelineSpec{
 		AccountID: c.AWSAccountID, Region: c.Region, ConnectionID: c.ID, ConfigurationSet: configSet,
 		Endpoint: s.BaseURL + EventBridgePath, HeaderName: IngestHeader, Secret: sec, SecretNote: stale,
-		InvokeRoleARN: awsconn.InvokeRoleARN(c.AWSAccountID),
+		InvokeRoleARN: awsconn.InvokeRoleARN(awsconn.Partition(c.Region), c.AWSAccountID),
 	}
 	if rec != nil && rec.SecretWritten != nil {
 		spec.SecretWritten = *rec.SecretWritten
@@ -91,6 +103,7 @@ func (s *Service) pipelineView(c *domain.Connection, rec *domain.PipelineRecord,
 	p := &domain.Pipeline{
 		ConnectionID: c.ID, ConfigurationSet: configSet, Endpoint: s.BaseURL + EventBridgePath,
 		RateLimitPerSecond: awsconn.PipelineRateLimit, Complete: res.Complete(), Pieces: res.Pieces, Changes: res.Changes,
+		FailedAction: res.FailedAction,
 	}
 	if rec != nil {
 		p.SetUpAt = rec.SetUpAt
@@ -124,7 +137,7 @@ func (s *Service) Pipeline(ctx context.Context, a *domain.Actor, connID string) 
 	defer cancel()
 	res, err := awsconn.InspectPipeline(actx, cfg, s.pipelineSpec(c, rec, configSet, "", stale))
 	if err != nil {
-		return nil, awsError(err, res.FailedAction)
+		return nil, pipelineRunError(err, res.FailedAction)
 	}
 	return s.pipelineView(c, rec, configSet, res), nil
 }
@@ -136,67 +149,82 @@ func (s *Service) Pipeline(ctx context.Context, a *domain.Actor, connID string) 
 // ingest endpoint at most awsconn.PipelineRateLimit times a second, a rule
 // on the set's SES events and its target. Each piece is written only when
 // missing or different: a second run changes nothing, and a run that
-// stopped halfway resumes. Developers and up, or write keys. Errors:
-// EForbidden, ENotFound, EInvalid, EAWS (naming the AWS action that failed),
-// ETooMany.
+// stopped halfway resumes. in.RotateSecret gives the EventBridge
+// connection a new secret, and the old one expires after SecretGrace.
+//
+// A run that stopped in AWS returns the pipeline as it left it (the
+// changes it made, the action it stopped at, each piece) with the error.
+// Developers and up, or write keys. Errors: EForbidden, ENotFound,
+// EInvalid (also a SendOps base URL EventBridge cannot reach), EAWS
+// (naming the AWS action that failed), ETooMany.
 func (s *Service) SetUpPipeline(ctx context.Context, a *domain.Actor, connID string, in PipelineInput) (*domain.Pipeline, error) {
 	c, cfg, err := s.connectionAWS(ctx, a, domain.ActSESManage, connID)
 	if err != nil {
 		return nil, err
 	}
+	// Before anything is made in the account: AWS must be able to reach
+	// SendOps. An emulator (the sandbox, tests) reaches it wherever it is.
+	if c.Endpoint == "" {
+		if err := ingestReachable(s.BaseURL); err != nil {
+			return nil, err
+		}
+	}
 	rec, err := s.pipelineRecord(ctx, a.OrgID, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	configSet := strings.TrimSpace(in.ConfigurationSet)
+	configSet := in.ConfigurationSet
 	switch {
-	case configSet != "":
+	case strings.TrimSpace(configSet) != "":
 	case rec != nil:
 		configSet = rec.ConfigSet
 	default:
 		configSet = awsconn.DefaultConfigurationSet
 	}
-	if !configSetRE.MatchString(configSet) {
-		return nil, domain.FieldError("configuration_set", "A configuration set name has up to 64 letters, digits, underscores and dashes.")
+	if configSet, err = checkConfigSetName("configuration_set", configSet); err != nil {
+		return nil, err
 	}
 	sec, stale, err := s.pipelineSecret(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
 	var done []string // what changed in SendOps, for the audit log
-	newSecret := rec == nil || stale != ""
-	if newSecret || rec.ConfigSet != configSet {
-		// The secret is stored before AWS gets it, so that a run that
-		// stops after AWS took it gives the same one again.
-		if newSecret {
-			sec = secret.Token("whsec_")
-			fresh := &domain.PipelineRecord{OrgID: a.OrgID, ConnectionID: c.ID, SecretSealed: s.Keyring.Seal(sec, pipelineSecretContext(a.OrgID, c.ID))}
-			if rec != nil {
-				fresh.SetUpAt = rec.SetUpAt
-			}
-			rec = fresh
-			done = append(done, "issued a new ingest secret for the EventBridge connection")
+	var note string   // why the EventBridge connection gets the secret again
+	if rec == nil || stale != "" || in.RotateSecret {
+		var issued bool
+		if rec, sec, issued, err = s.newPipelineSecret(ctx, a.OrgID, c.ID, rec, configSet); err != nil {
+			return nil, err
 		}
+		stale = ""
+		if issued {
+			done = append(done, "issued a new ingest secret for the EventBridge connection")
+			if in.RotateSecret {
+				note = "gets a new ingest secret, as asked"
+			}
+		}
+	}
+	if rec.ConfigSet != configSet {
+		// Stored before the run, so that the status of a run that stops
+		// reads the set it was making.
 		rec.ConfigSet = configSet
 		err := s.DB.Update(ctx, func(tx *store.Tx) error {
-			if err := store.PutConnectionPipeline(ctx, tx, rec); err != nil {
-				return err
-			}
-			if newSecret {
-				return store.AddIngestSecret(ctx, tx, a.OrgID, c.ID, secret.HashToken(sec))
-			}
-			return nil
+			_, err := store.UpdateConnectionPipeline(ctx, tx, rec, rec.SecretSealed)
+			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		stale = ""
 	}
 
+	spec := s.pipelineSpec(c, rec, configSet, sec, stale)
+	if note != "" {
+		spec.SecretNote = note
+	}
 	actx, cancel := context.WithTimeout(ctx, 2*awsTimeout)
 	defer cancel()
-	res, runErr := awsconn.SetUpPipeline(actx, cfg, s.pipelineSpec(c, rec, configSet, sec, stale))
+	res, runErr := awsconn.SetUpPipeline(actx, cfg, spec)
 	done = append(done, res.Changes...)
+	sealed := rec.SecretSealed
 	if !res.SecretWritten.IsZero() {
 		t := res.SecretWritten.UTC()
 		rec.SecretWritten = &t
@@ -205,28 +233,159 @@ func (s *Service) SetUpPipeline(ctx context.Context, a *domain.Actor, connID str
 		now := time.Now().UTC()
 		rec.SetUpAt = &now
 	}
-	// What AWS now holds is recorded even when the run stopped, with
-	// ctx's own deadline: the AWS calls may have used up actx's.
-	err = s.DB.Update(ctx, func(tx *store.Tx) error {
-		if err := store.PutConnectionPipeline(ctx, tx, rec); err != nil {
+	// What AWS now holds is recorded even when the run stopped or the
+	// client went away: ctx may be done, and actx's deadline used up.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), pipelineRecordTimeout)
+	defer wcancel()
+	err = s.DB.Update(wctx, func(tx *store.Tx) error {
+		details := slices.Clone(done) // fn may run again
+		// A run that another replaced the secret under since records
+		// nothing of it: the other run records its own.
+		updated, err := store.UpdateConnectionPipeline(wctx, tx, rec, sealed)
+		if err != nil {
 			return err
 		}
-		if len(done) == 0 {
+		if updated && !res.SecretWritten.IsZero() {
+			// AWS has this secret: the ones it sent before keep working
+			// only for events already on their way.
+			n, err := store.ExpirePipelineSecrets(wctx, tx, a.OrgID, c.ID, secret.HashToken(sec), SecretGrace)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				details = append(details, "the EventBridge connection's previous ingest secret works for 24 hours more")
+			}
+		}
+		if len(details) == 0 {
 			return nil
 		}
-		details := strings.Join(done, "; ")
+		text := strings.Join(details, "; ")
 		if runErr != nil {
-			details += "; stopped at " + res.FailedAction
+			text += "; stopped at " + res.FailedAction
 		}
-		return audit(ctx, tx, a, "connection.pipeline_set_up", c.Name, details)
+		return audit(wctx, tx, a, "connection.pipeline_set_up", c.Name, text)
 	})
 	if err != nil {
 		return nil, err
 	}
+	view := s.pipelineView(c, rec, configSet, res)
 	if runErr != nil {
-		return nil, pipelineStopped(awsError(runErr, res.FailedAction), res.Changes)
+		return view, pipelineStopped(pipelineRunError(runErr, res.FailedAction), res.Changes)
 	}
-	return s.pipelineView(c, rec, configSet, res), nil
+	return view, nil
+}
+
+// newPipelineSecret issues a new ingest secret for a connection's event
+// pipeline, replacing rec's (nil: the first), and stores it before AWS
+// gets it, so that a run that stops after AWS took it gives the same one
+// again. Of two runs at once, one issues it and the other (issued false)
+// gets the record and secret the first stored: only one secret is made.
+func (s *Service) newPipelineSecret(ctx context.Context, orgID, connID string, rec *domain.PipelineRecord, configSet string) (_ *domain.PipelineRecord, sec string, issued bool, err error) {
+	sec = secret.Token("whsec_")
+	fresh := &domain.PipelineRecord{OrgID: orgID, ConnectionID: connID, ConfigSet: configSet,
+		SecretSealed: s.Keyring.Seal(sec, pipelineSecretContext(orgID, connID))}
+	if rec != nil {
+		fresh.SetUpAt = rec.SetUpAt
+	}
+	var current *domain.PipelineRecord
+	err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+		current = nil
+		var stored bool
+		if rec == nil {
+			stored, err = store.InsertConnectionPipeline(ctx, tx, fresh)
+		} else {
+			stored, err = store.UpdateConnectionPipeline(ctx, tx, fresh, rec.SecretSealed)
+		}
+		if err != nil {
+			return err
+		}
+		if !stored {
+			current, err = store.ConnectionPipeline(ctx, tx, orgID, connID)
+			return err
+		}
+		return store.AddPipelineSecret(ctx, tx, orgID, connID, secret.HashToken(sec))
+	})
+	switch {
+	case err != nil:
+		return nil, "", false, err
+	case current == nil:
+		return fresh, sec, true, nil
+	}
+	if sec, err = s.Keyring.Open(current.SecretSealed, pipelineSecretContext(orgID, connID)); err != nil {
+		return nil, "", false, err // internal: the keyring does not match the database
+	}
+	return current, sec, false, nil
+}
+
+// keepPipelineSecret marks the secret a connection's event pipeline
+// sends (if it has one) as the pipeline's, in tx, so that rotating the
+// connection's ingest credentials leaves it working: secrets stored before
+// ingest_secrets said whose they are are not marked yet.
+func (s *Service) keepPipelineSecret(ctx context.Context, tx *store.Tx, orgID, connID string) error {
+	rec, err := store.ConnectionPipeline(ctx, tx, orgID, connID)
+	if domain.IsNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	sec, err := s.Keyring.Open(rec.SecretSealed, pipelineSecretContext(orgID, connID))
+	if err != nil {
+		return err // internal: the keyring does not match the database
+	}
+	return store.MarkPipelineSecret(ctx, tx, orgID, connID, secret.HashToken(sec))
+}
+
+// ingestReachable refuses a SendOps base URL that EventBridge cannot
+// invoke: an API destination needs HTTPS on a public host.
+func ingestReachable(baseURL string) error {
+	u, err := url.Parse(baseURL)
+	var why string
+	switch {
+	case err != nil || u.Host == "":
+		why = "it is not a URL"
+	case u.Scheme != "https":
+		why = "EventBridge calls only https:// URLs"
+	case !publicHost(u.Hostname()):
+		why = u.Hostname() + " is not a public host EventBridge can reach"
+	default:
+		return nil
+	}
+	return domain.Errorf(domain.EInvalid, "SendOps's address, %s, will not receive events from AWS: %s. Set SENDOPS_BASE_URL to the public https:// address of SendOps and set up event publishing again; nothing was made in AWS.", baseURL, why)
+}
+
+// cgnat is the shared address space of carrier-grade NAT, not reachable
+// from the Internet.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// publicHost reports whether host may be reached from the Internet: not
+// a loopback, private, link-local or shared address, nor a name that only
+// resolves locally (one label, or a special-use top-level domain).
+func publicHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		return ip.IsGlobalUnicast() && !ip.IsPrivate() && !cgnat.Contains(ip)
+	}
+	if !strings.Contains(host, ".") {
+		return false
+	}
+	for _, tld := range []string{".localhost", ".local", ".internal", ".home.arpa", ".lan", ".test", ".example", ".invalid"} {
+		if strings.HasSuffix(host, tld) {
+			return false
+		}
+	}
+	return true
+}
+
+// pipelineRunError is the error of a pipeline run that stopped at action.
+// AWS not finding what a step needs is that step failing (EAWS naming
+// it), never a not-found that would read as the connection's.
+func pipelineRunError(err error, action string) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (strings.HasPrefix(ae.ErrorCode(), "NotFound") || ae.ErrorCode() == "ResourceNotFoundException") {
+		return domain.Errorf(domain.EAWS, "%s", awsconn.Explain(err, action))
+	}
+	return awsError(err, action)
 }
 
 // pipelineStopped explains a set-up run that stopped: why, what it did

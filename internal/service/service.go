@@ -35,6 +35,9 @@ type Service struct {
 	AWSBase          aws.Config
 	AWSPrincipal     string
 	AllowAWSEndpoint bool
+	// AWSEndpoints are the endpoints connections may name when
+	// AllowAWSEndpoint is false (exact URLs).
+	AWSEndpoints []string
 	// SandboxEndpoint is the address of the emulator `sendops demo` runs
 	// in the process: connections may name it even without
 	// AllowAWSEndpoint. "" outside the sandbox.

@@ -43,12 +43,16 @@ func sesCallError(err error, action string) error {
 	return awsError(err, action)
 }
 
-// sesAudit records a change SendOps made in a connection's account.
+// sesAudit records a change SendOps made in a connection's account. The
+// change is made, so it is recorded even when the client has gone: on a
+// detached context.
 func (s *Service) sesAudit(ctx context.Context, a *domain.Actor, c *domain.Connection, action, target string, details ...string) error {
 	d := "connection " + c.Name + " (" + c.AWSAccountID + " " + c.Region + ")"
 	if len(details) > 0 {
 		d += ", " + strings.Join(details, ", ")
 	}
+	ctx, cancel := detached(ctx, auditTimeout)
+	defer cancel()
 	return s.DB.Update(ctx, func(tx *store.Tx) error { return audit(ctx, tx, a, action, target, d) })
 }
 

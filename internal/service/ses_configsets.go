@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -23,6 +24,9 @@ type SESConfigSet struct {
 	// mail sent with the set; nil: the account's.
 	SuppressedReasons []string
 	Destinations      []SESEventDestination
+	// DestinationsError says why Destinations could not be read, in a
+	// listing with destinations ("" when they were).
+	DestinationsError string
 }
 
 // SESEventDestination is where SES publishes a configuration set's events.
@@ -48,7 +52,9 @@ func checkConfigSetName(field, name string) (string, error) {
 
 // SESConfigSets lists a page of a connection's configuration sets by name
 // (the cursor is SES's); with destinations, each set's event destinations
-// are read too (one call a set). Anyone in the organisation, or read keys.
+// are read too (one call a set, a few at a time), all within awsTimeout: a
+// set whose destinations could not be read in time, or that AWS refused,
+// says why in DestinationsError. Anyone in the organisation, or read keys.
 // Errors: EForbidden, ENotFound, EInvalid, ETooMany, EAWS.
 func (s *Service) SESConfigSets(ctx context.Context, a *domain.Actor, connID string, p domain.Page, destinations bool) ([]SESConfigSet, string, error) {
 	size, err := pageSize(p)
@@ -72,13 +78,43 @@ func (s *Service) SESConfigSets(ctx context.Context, a *domain.Actor, connID str
 	sets := make([]SESConfigSet, len(out.ConfigurationSets))
 	for i, name := range out.ConfigurationSets {
 		sets[i].Name = name
-		if destinations {
-			if sets[i].Destinations, err = eventDestinations(ctx, client, name); err != nil && !domain.IsNotFound(err) {
-				return nil, "", err
-			}
-		}
+	}
+	if destinations {
+		readDestinations(ctx, client, sets)
 	}
 	return sets, sesCursor(out.NextToken), nil
+}
+
+// destinationReads bounds how many sets' destinations are read at once.
+const destinationReads = 4
+
+// readDestinations reads the event destinations of each set, a few at a
+// time, until ctx ends; a set whose destinations could not be read says
+// why. A set deleted meanwhile has none.
+func readDestinations(ctx context.Context, client *sesv2.Client, sets []SESConfigSet) {
+	slots := make(chan struct{}, destinationReads)
+	var wg sync.WaitGroup
+	for i := range sets {
+		wg.Go(func() {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				sets[i].DestinationsError = "AWS did not answer in time: reload the page to try again."
+				return
+			}
+			dests, err := eventDestinations(ctx, client, sets[i].Name)
+			switch {
+			case err == nil:
+				sets[i].Destinations = dests
+			case !domain.IsNotFound(err):
+				sets[i].DestinationsError = domain.ErrorMessage(err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func eventDestinations(ctx context.Context, client *sesv2.Client, name string) ([]SESEventDestination, error) {
@@ -122,11 +158,7 @@ func (s *Service) SESConfigSet(ctx context.Context, a *domain.Actor, connID, nam
 	defer cancel()
 	out, err := client.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String(name)})
 	if err != nil {
-		err = awsError(err, "ses:GetConfigurationSet")
-		if domain.IsNotFound(err) {
-			return nil, domain.Errorf(domain.ENotFound, "There is no configuration set %q in SES in %s of account %s.", name, c.Region, c.AWSAccountID)
-		}
-		return nil, err
+		return nil, awsErrorMissing(err, "ses:GetConfigurationSet", noSuch(c, "configuration set", name))
 	}
 	cs := &SESConfigSet{Name: name, SendingEnabled: true}
 	if o := out.SendingOptions; o != nil {
@@ -163,7 +195,7 @@ func (s *Service) CreateSESConfigSet(ctx context.Context, a *domain.Actor, connI
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithTimeout(ctx, awsTimeout)
+	actx, cancel := detached(ctx, awsTimeout)
 	defer cancel()
 	_, err = client.CreateConfigurationSet(actx, &sesv2.CreateConfigurationSetInput{
 		ConfigurationSetName: aws.String(name),
@@ -190,14 +222,10 @@ func (s *Service) DeleteSESConfigSet(ctx context.Context, a *domain.Actor, connI
 	if err != nil {
 		return err
 	}
-	actx, cancel := context.WithTimeout(ctx, awsTimeout)
+	actx, cancel := detached(ctx, awsTimeout)
 	defer cancel()
 	if _, err := client.DeleteConfigurationSet(actx, &sesv2.DeleteConfigurationSetInput{ConfigurationSetName: aws.String(name)}); err != nil {
-		err = awsError(err, "ses:DeleteConfigurationSet")
-		if domain.IsNotFound(err) {
-			return domain.Errorf(domain.ENotFound, "There is no configuration set %q in SES in %s of account %s.", name, c.Region, c.AWSAccountID)
-		}
-		return err
+		return awsErrorMissing(err, "ses:DeleteConfigurationSet", noSuch(c, "configuration set", name))
 	}
 	return s.sesAudit(ctx, a, c, "configuration_set.deleted", name)
 }

@@ -114,10 +114,7 @@ func (s *Service) SESIdentity(ctx context.Context, a *domain.Actor, connID, name
 	defer cancel()
 	out, err := client.GetEmailIdentity(actx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(name)})
 	if err != nil {
-		if domain.IsNotFound(awsError(err, "ses:GetEmailIdentity")) {
-			return nil, domain.Errorf(domain.ENotFound, "There is no identity %q in SES in %s of account %s.", name, c.Region, c.AWSAccountID)
-		}
-		return nil, awsError(err, "ses:GetEmailIdentity")
+		return nil, awsErrorMissing(err, "ses:GetEmailIdentity", noSuch(c, "identity", name))
 	}
 	id := &SESIdentity{
 		SESIdentitySummary: SESIdentitySummary{Name: name, Type: identityType(out.IdentityType),
@@ -156,8 +153,9 @@ type SESIdentityInput struct {
 
 // CreateSESIdentity adds an identity to a connection's account and, for a
 // domain with a MAIL FROM domain, sets it; when that fails, the identity is
-// removed again so that nothing is half-made. It answers the identity with
-// the records to publish. Developers and up, or write keys. Errors:
+// removed again so that nothing is half-made. Once begun, the changes in
+// AWS (and their undoing, and the audit entry) finish even if the client
+// goes away. It answers the identity with the records to publish. Developers and up, or write keys. Errors:
 // EForbidden, ENotFound, EInvalid (per field), EConflict (it exists),
 // ETooMany, EAWS.
 func (s *Service) CreateSESIdentity(ctx context.Context, a *domain.Actor, connID string, in SESIdentityInput) (*SESIdentity, error) {
@@ -181,7 +179,7 @@ func (s *Service) CreateSESIdentity(ctx context.Context, a *domain.Actor, connID
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithTimeout(ctx, awsTimeout)
+	actx, cancel := detached(ctx, awsTimeout)
 	defer cancel()
 	out, err := client.CreateEmailIdentity(actx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(name)})
 	if err != nil {
@@ -196,7 +194,11 @@ func (s *Service) CreateSESIdentity(ctx context.Context, a *domain.Actor, connID
 			EmailIdentity: aws.String(name), MailFromDomain: aws.String(mailFrom), BehaviorOnMxFailure: sestypes.BehaviorOnMxFailureUseDefaultValue})
 		if err != nil {
 			err = awsError(err, "ses:PutEmailIdentityMailFromAttributes")
-			_, derr := client.DeleteEmailIdentity(actx, &sesv2.DeleteEmailIdentityInput{EmailIdentity: aws.String(name)})
+			// Undone with a time of its own: the failed call may have
+			// used up actx's.
+			uctx, cancel := detached(ctx, undoTimeout)
+			defer cancel()
+			_, derr := client.DeleteEmailIdentity(uctx, &sesv2.DeleteEmailIdentityInput{EmailIdentity: aws.String(name)})
 			if derr != nil {
 				aerr := s.sesAudit(ctx, a, c, "identity.created", name, "MAIL FROM not set: "+domain.ErrorMessage(err))
 				if aerr != nil {
@@ -205,7 +207,7 @@ func (s *Service) CreateSESIdentity(ctx context.Context, a *domain.Actor, connID
 				return nil, domain.Errorf(domain.EAWS, "The identity %s was added, but its MAIL FROM domain could not be set (%s), and removing the identity again failed too (%s). It is in SES without a MAIL FROM domain.",
 					name, domain.ErrorMessage(err), domain.ErrorMessage(awsError(derr, "ses:DeleteEmailIdentity")))
 			}
-			return nil, &domain.Error{Code: domain.ErrorCode(err), Field: "mail_from_domain", RetryAfter: retryAfter(err),
+			return nil, &domain.Error{Code: domain.ErrorCode(err), Field: "mail_from_domain", RetryAfter: domain.RetryAfter(err),
 				Message: "Nothing was added: the MAIL FROM domain could not be set. " + domain.ErrorMessage(err)}
 		}
 	}
@@ -233,14 +235,6 @@ func (s *Service) CreateSESIdentity(ctx context.Context, a *domain.Actor, connID
 	return id, nil
 }
 
-// retryAfter is the RetryAfter of a domain error, 0 for others.
-func retryAfter(err error) int {
-	if de, ok := err.(*domain.Error); ok {
-		return de.RetryAfter
-	}
-	return 0
-}
-
 // DeleteSESIdentity removes an identity from a connection's account: SES
 // stops sending from it at once. Developers and up, or write keys. Errors:
 // EForbidden, ENotFound, EInvalid, ETooMany, EAWS.
@@ -249,14 +243,10 @@ func (s *Service) DeleteSESIdentity(ctx context.Context, a *domain.Actor, connID
 	if err != nil {
 		return err
 	}
-	actx, cancel := context.WithTimeout(ctx, awsTimeout)
+	actx, cancel := detached(ctx, awsTimeout)
 	defer cancel()
 	if _, err := client.DeleteEmailIdentity(actx, &sesv2.DeleteEmailIdentityInput{EmailIdentity: aws.String(name)}); err != nil {
-		err = awsError(err, "ses:DeleteEmailIdentity")
-		if domain.IsNotFound(err) {
-			return domain.Errorf(domain.ENotFound, "There is no identity %q in SES in %s of account %s.", name, c.Region, c.AWSAccountID)
-		}
-		return err
+		return awsErrorMissing(err, "ses:DeleteEmailIdentity", noSuch(c, "identity", name))
 	}
 	return s.sesAudit(ctx, a, c, "identity.deleted", name)
 }

@@ -206,7 +206,27 @@ func (s *Service) Suppression(ctx context.Context, a *domain.Actor, connID, emai
 	if err != nil {
 		return nil, err
 	}
-	return getSuppressed(ctx, client, strings.TrimSpace(email))
+	email, err = suppressedAddress("email", email)
+	if err != nil {
+		return nil, err
+	}
+	return getSuppressed(ctx, client, email)
+}
+
+// suppressedAddress is an address of the suppression list as PutSuppression
+// stores it (normalEmail's form), to read or remove. An address that SES
+// put on the list and that normalEmail refuses (a quoted local part, say)
+// is only lower-cased, so that it can still be removed.
+func suppressedAddress(field, email string) (string, error) {
+	addr, err := normalEmail(field, email)
+	if err == nil {
+		return addr, nil
+	}
+	email = strings.ToLower(strings.TrimSpace(email))
+	if at := strings.LastIndexByte(email, '@'); at < 1 || at == len(email)-1 || len(email) > 254 {
+		return "", err
+	}
+	return email, nil
 }
 
 func getSuppressed(ctx context.Context, client *sesv2.Client, email string) (*Suppressed, error) {
@@ -214,11 +234,7 @@ func getSuppressed(ctx context.Context, client *sesv2.Client, email string) (*Su
 	defer cancel()
 	out, err := client.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String(email)})
 	if err != nil {
-		err = awsError(err, "ses:GetSuppressedDestination")
-		if domain.IsNotFound(err) {
-			return nil, domain.Errorf(domain.ENotFound, "%s is not on the suppression list.", email)
-		}
-		return nil, err
+		return nil, awsErrorMissing(err, "ses:GetSuppressedDestination", email+" is not on the suppression list.")
 	}
 	d := out.SuppressedDestination
 	if d == nil {
@@ -232,7 +248,8 @@ func getSuppressed(ctx context.Context, client *sesv2.Client, email string) (*Su
 }
 
 // PutSuppression puts an address on a connection's suppression list (or
-// changes its reason). Developers and up, or write keys. Errors:
+// changes its reason); once begun, the change and its audit entry finish
+// even if the client goes away. Developers and up, or write keys. Errors:
 // EForbidden, ENotFound, EInvalid (fields "email", "reason"), ETooMany,
 // EAWS.
 func (s *Service) PutSuppression(ctx context.Context, a *domain.Actor, connID, email, reason string) (*Suppressed, error) {
@@ -250,7 +267,7 @@ func (s *Service) PutSuppression(ctx context.Context, a *domain.Actor, connID, e
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithTimeout(ctx, awsTimeout)
+	actx, cancel := detached(ctx, awsTimeout)
 	defer cancel()
 	if err := putSuppressed(actx, client, email, reason); err != nil {
 		return nil, err
@@ -268,31 +285,33 @@ func putSuppressed(ctx context.Context, client *sesv2.Client, email, reason stri
 }
 
 // DeleteSuppression takes an address off a connection's suppression list:
-// SES sends to it again. Developers and up, or write keys. Errors:
+// SES sends to it again. Once begun, the change and its audit entry finish
+// even if the client goes away. Developers and up, or write keys. Errors:
 // EForbidden, ENotFound, EInvalid, ETooMany, EAWS.
 func (s *Service) DeleteSuppression(ctx context.Context, a *domain.Actor, connID, email string) error {
 	c, client, err := s.sesClient(ctx, a, domain.ActSuppressionWrite, connID)
 	if err != nil {
 		return err
 	}
-	email = strings.TrimSpace(email)
-	actx, cancel := context.WithTimeout(ctx, awsTimeout)
+	if email, err = suppressedAddress("email", email); err != nil {
+		return err
+	}
+	actx, cancel := detached(ctx, awsTimeout)
 	defer cancel()
 	if _, err := client.DeleteSuppressedDestination(actx, &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String(email)}); err != nil {
-		err = awsError(err, "ses:DeleteSuppressedDestination")
-		if domain.IsNotFound(err) {
-			return domain.Errorf(domain.ENotFound, "%s is not on the suppression list.", email)
-		}
-		return err
+		return awsErrorMissing(err, "ses:DeleteSuppressedDestination", email+" is not on the suppression list.")
 	}
 	return s.sesAudit(ctx, a, c, "suppression.removed", email)
 }
 
 // ExportSuppressions reads a connection's whole suppression list (of one
 // reason, or all) from SES a page at a time and gives each page to emit,
-// holding one page in memory. An error before the first emit means nothing
-// was read. Members, or keys with recipients:read. Errors: EForbidden,
-// ENotFound, EInvalid, ETooMany, EAWS, or emit's error.
+// holding one page in memory. The export is audited once the first page is
+// read, before emit sees any address (a failure to audit is an error then,
+// when nothing was sent); how many addresses went out is logged at the end.
+// An error before the first emit means nothing was read. Members, or keys
+// with recipients:read. Errors: EForbidden, ENotFound, EInvalid, ETooMany,
+// EAWS, or emit's error.
 func (s *Service) ExportSuppressions(ctx context.Context, a *domain.Actor, connID, reason string, emit func([]Suppressed) error) error {
 	reason, err := parseReason("reason", reason, true)
 	if err != nil {
@@ -306,6 +325,10 @@ func (s *Service) ExportSuppressions(ctx context.Context, a *domain.Actor, connI
 	if reason != "" {
 		in.Reasons = []sestypes.SuppressionListReason{sestypes.SuppressionListReason(reason)}
 	}
+	what := "all reasons"
+	if reason != "" {
+		what = "reason " + reason
+	}
 	n := 0
 	page := make([]Suppressed, 0, 1000)
 	for {
@@ -313,13 +336,23 @@ func (s *Service) ExportSuppressions(ctx context.Context, a *domain.Actor, connI
 		out, err := client.ListSuppressedDestinations(actx, in)
 		cancel()
 		if err != nil {
-			return awsError(err, "ses:ListSuppressedDestinations")
+			err = awsError(err, "ses:ListSuppressedDestinations")
+			if n > 0 {
+				s.Logger.WarnContext(ctx, "suppression list export stopped", "org", a.OrgID, "connection", c.ID, "addresses", n, "err", err)
+			}
+			return err
+		}
+		if in.NextToken == nil {
+			if err := s.sesAudit(ctx, a, c, "suppression.exported", "CSV file", what); err != nil {
+				return err
+			}
 		}
 		page = page[:0]
 		for _, d := range out.SuppressedDestinationSummaries {
 			page = append(page, toSuppressed(d))
 		}
 		if err := emit(page); err != nil {
+			s.Logger.WarnContext(ctx, "suppression list export stopped", "org", a.OrgID, "connection", c.ID, "addresses", n, "err", err)
 			return err
 		}
 		n += len(page)
@@ -328,7 +361,8 @@ func (s *Service) ExportSuppressions(ctx context.Context, a *domain.Actor, connI
 		}
 		in.NextToken = out.NextToken
 	}
-	return s.sesAudit(ctx, a, c, "suppression.exported", fmt.Sprintf("%d addresses", n))
+	s.Logger.InfoContext(ctx, "suppression list exported", "org", a.OrgID, "connection", c.ID, "addresses", n)
+	return nil
 }
 
 // MaxImportRows bounds the rows of one suppression list import: SES takes
@@ -364,9 +398,11 @@ type importRow struct {
 // ignored) on a connection's suppression list. Every row is checked
 // before any is applied: one bad row, and nothing is, with the error
 // naming each bad line. Putting an address again only updates its reason,
-// so a partly applied import can be sent again. Developers and up, or
-// write keys. Errors: EForbidden, ENotFound, EInvalid (field "file"),
-// ETooMany and EAWS when nothing was applied.
+// so a partly applied import can be sent again. An import stops when the
+// client goes away (the call in flight finishes); what was applied is
+// audited all the same. Developers and up, or write keys. Errors:
+// EForbidden, ENotFound, EInvalid (field "file"), ETooMany and EAWS when
+// nothing was applied.
 func (s *Service) ImportSuppressions(ctx context.Context, a *domain.Actor, connID string, file io.Reader) (*SuppressionImport, error) {
 	if err := a.Require(domain.ActSuppressionWrite); err != nil {
 		return nil, err
@@ -381,7 +417,17 @@ func (s *Service) ImportSuppressions(ctx context.Context, a *domain.Actor, connI
 	}
 	res := &SuppressionImport{Rows: len(rows), Failed: []ImportFailure{}}
 	for i, row := range rows {
-		actx, cancel := context.WithTimeout(ctx, awsTimeout)
+		if err := ctx.Err(); err != nil {
+			if res.Applied == 0 && len(res.Failed) == 0 {
+				return nil, err
+			}
+			res.NotApplied = len(rows) - i
+			res.Stopped = fmt.Sprintf("Stopped at line %d: the request ended before the import did.", row.line)
+			break
+		}
+		// Each call finishes once made, so that what is counted is what
+		// AWS holds.
+		actx, cancel := detached(ctx, awsTimeout)
 		err := putSuppressed(actx, client, row.email, row.reason)
 		cancel()
 		if err == nil {
@@ -401,6 +447,9 @@ func (s *Service) ImportSuppressions(ctx context.Context, a *domain.Actor, connI
 		break
 	}
 	details := fmt.Sprintf("%d of %d addresses applied", res.Applied, res.Rows)
+	if res.Stopped != "" {
+		details += "; " + strings.ToLower(res.Stopped[:1]) + res.Stopped[1:]
+	}
 	if err := s.sesAudit(ctx, a, c, "suppression.imported", "CSV file", details); err != nil {
 		return nil, err
 	}

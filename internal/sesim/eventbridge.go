@@ -1,6 +1,7 @@
 package sesim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -17,6 +18,24 @@ type ebConnection struct {
 	invocationHTTP                   *httpParameters
 	secretArn                        string
 	created, modified, authorized    time.Time
+	// state is the ConnectionState DescribeConnection reports, set by
+	// SetConnectionState; "" is AUTHORIZED.
+	state string
+}
+
+// SetConnectionState makes DescribeConnection report an EventBridge
+// connection of the default region in state (CREATING, UPDATING,
+// AUTHORIZING, DEAUTHORIZED…), as AWS does while it works on it or after
+// its authorisation failed. Invocations are unaffected.
+func (s *Sim) SetConnectionState(accountID, name, state string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conn := s.regionLocked(accountID, s.opts.Region).connections[name]
+	if conn == nil {
+		return fmt.Errorf("sesim: EventBridge connection %s not found in account %s", name, accountID)
+	}
+	conn.state = state
+	return nil
 }
 
 // httpParameters are extra header and query parameters EventBridge adds to
@@ -289,7 +308,7 @@ func ebDescribeConnection(c *call, rs *regionState) (any, *apiError) {
 	out := map[string]any{
 		"ConnectionArn":      conn.arn,
 		"Name":               conn.name,
-		"ConnectionState":    "AUTHORIZED",
+		"ConnectionState":    cmp.Or(conn.state, "AUTHORIZED"),
 		"AuthorizationType":  conn.authType,
 		"SecretArn":          conn.secretArn,
 		"AuthParameters":     auth,

@@ -36,12 +36,13 @@ func AddIngestSecret(ctx context.Context, tx *Tx, orgID, connID, hash string) er
 }
 
 // ExpireIngestSecrets makes the connection's current secrets expire after
-// grace (rotation), and deletes those already expired.
+// grace (rotation), and deletes those already expired. Its event
+// pipeline's secret is left current (see ExpirePipelineSecrets).
 func ExpireIngestSecrets(ctx context.Context, tx *Tx, orgID, connID string, grace time.Duration) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM ingest_secrets WHERE org_id = ? AND connection_id = ? AND expires_at IS NOT NULL AND expires_at <= ?`, orgID, connID, tx.Now()); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE ingest_secrets SET expires_at = ? WHERE org_id = ? AND connection_id = ? AND expires_at IS NULL`, tx.Now().Add(grace), orgID, connID)
+	_, err := tx.Exec(ctx, `UPDATE ingest_secrets SET expires_at = ? WHERE org_id = ? AND connection_id = ? AND expires_at IS NULL AND NOT pipeline`, tx.Now().Add(grace), orgID, connID)
 	return err
 }
 

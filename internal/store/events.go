@@ -78,7 +78,9 @@ func (a msgKey) less(b msgKey) bool { return a.org < b.org || a.org == b.org && 
 // Locks are taken in one order by every call, so that concurrent
 // transactions (several writers on PostgreSQL) cannot deadlock: messages in
 // key order, then events in the order of each event's first row key, then
-// recipients, rollups and analytics, each in key order.
+// recipients, rollups (hourly; totals; by tag, after PostgreSQL advisory
+// locks of the organisations' hours; of bounces and complaints) and
+// analytics, each in key order.
 func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) {
 	inserted := make([]bool, len(rows))
 	seen := make(map[string]bool, len(rows))
@@ -96,7 +98,7 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 	// The messages come first: an event row refers to its message's id. A
 	// message upsert from an event stored already changes nothing (its
 	// times, subject and tags were taken when the event was stored first).
-	refs, err := upsertMessages(ctx, tx, rows, fresh)
+	refs, sent, err := upsertMessages(ctx, tx, rows, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -132,10 +134,19 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 	if len(news) == 0 {
 		return inserted, nil
 	}
-	if err := upsertRecipients(ctx, tx, news, newRefs); err != nil {
+	if err := upsertRecipients(ctx, tx, news, newRefs, sent); err != nil {
 		return nil, err
 	}
 	if err := upsertRollups(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	if err := upsertTotalRollups(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	if err := upsertTagRollups(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	if err := upsertFeedbackRollups(ctx, tx, news); err != nil {
 		return nil, err
 	}
 	if err := upsertStats(ctx, tx, news); err != nil {
@@ -222,8 +233,10 @@ type msgAgg struct {
 }
 
 // upsertMessages stores or updates the messages of rows[fresh…] and returns
-// their ids.
-func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, error) {
+// their ids and their stored send times (by id). A message's send time is
+// set once, by the first event stored (SES's mail.timestamp, or the event's
+// own time when it has none): the message search orders on it.
+func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, map[int64]time.Time, error) {
 	agg := map[msgKey]*msgAgg{}
 	var order []msgKey
 	for _, i := range fresh {
@@ -247,14 +260,19 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 		return col + ` = CASE WHEN ses_messages.` + col + ` = '' THEN excluded.` + col + ` ELSE ses_messages.` + col + ` END`
 	}
 	refs := make(map[msgKey]int64, len(order))
+	sent := make(map[int64]time.Time, len(order))
 	for start := 0; start < len(order); start += chunk {
 		part := order[start:min(start+chunk, len(order))]
 		args := make([]any, 0, len(part)*12)
 		for _, k := range part {
 			a := agg[k]
 			r := a.r
+			sentAt := r.MailTime
+			if sentAt.IsZero() {
+				sentAt = a.first
+			}
 			args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
-				msTime(r.MailTime), msTime(a.first), msTime(a.last))
+				msTime(sentAt), msTime(a.first), msTime(a.last))
 		}
 		// DO UPDATE (never DO NOTHING) so that RETURNING names every
 		// message, stored before or not.
@@ -264,28 +282,30 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at),
 			first_event_at = `+l+`(ses_messages.first_event_at, excluded.first_event_at),
 			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at)
-			RETURNING org_id, message_id, id`, args...)
+			RETURNING org_id, message_id, id, sent_at`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("upsert messages: %w", err)
+			return nil, nil, fmt.Errorf("upsert messages: %w", err)
 		}
 		for res.Next() {
 			var k msgKey
 			var id int64
-			if err := res.Scan(&k.org, &k.id, &id); err != nil {
+			var sentAt time.Time
+			if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}); err != nil {
 				res.Close()
-				return nil, fmt.Errorf("upsert messages: %w", err)
+				return nil, nil, fmt.Errorf("upsert messages: %w", err)
 			}
 			refs[k] = id
+			sent[id] = sentAt
 		}
 		res.Close()
 		if err := res.Err(); err != nil {
-			return nil, fmt.Errorf("upsert messages: %w", err)
+			return nil, nil, fmt.Errorf("upsert messages: %w", err)
 		}
 	}
 	if len(refs) != len(order) {
-		return nil, fmt.Errorf("upsert messages: %d ids returned for %d messages", len(refs), len(order))
+		return nil, nil, fmt.Errorf("upsert messages: %d ids returned for %d messages", len(refs), len(order))
 	}
-	return refs, nil
+	return refs, sent, nil
 }
 
 type rcptKey struct {
@@ -302,8 +322,9 @@ type rcptAgg struct {
 }
 
 // upsertRecipients updates the recipient index for new rows; refs[i] is the
-// id of rows[i]'s message.
-func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow, refs []int64) error {
+// id of rows[i]'s message, sent its send time by id (copied into each
+// recipient row, never changed: the search's order and indexes use it).
+func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow, refs []int64, sent map[int64]time.Time) error {
 	agg := map[rcptKey]*rcptAgg{}
 	var order []rcptKey
 	for i, r := range rows {
@@ -332,13 +353,13 @@ func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow, refs []int6
 	wins := `(excluded.status_rank > message_recipients.status_rank OR (excluded.status_rank = message_recipients.status_rank AND excluded.status_at > message_recipients.status_at))`
 	for start := 0; start < len(order); start += chunk {
 		part := order[start:min(start+chunk, len(order))]
-		args := make([]any, 0, len(part)*8)
+		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]
-			args = append(args, k.org, k.ref, k.recipient, domainOf(k.recipient), a.status, a.rank, msTime(a.statusAt), msTime(a.last))
+			args = append(args, k.org, k.ref, k.recipient, domainOf(k.recipient), a.status, a.rank, msTime(a.statusAt), msTime(a.last), msTime(sent[k.ref]))
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_id, message_ref, recipient, domain, status, status_rank, status_at, last_event_at)
-			VALUES `+values(len(part), 8)+` ON CONFLICT (org_id, message_ref, recipient) DO UPDATE SET
+		_, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_id, message_ref, recipient, domain, status, status_rank, status_at, last_event_at, sent_at)
+			VALUES `+values(len(part), 9)+` ON CONFLICT (org_id, message_ref, recipient) DO UPDATE SET
 			status = CASE WHEN `+wins+` THEN excluded.status ELSE message_recipients.status END,
 			status_at = CASE WHEN `+wins+` THEN excluded.status_at ELSE message_recipients.status_at END,
 			status_rank = `+g+`(message_recipients.status_rank, excluded.status_rank),

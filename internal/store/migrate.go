@@ -85,7 +85,44 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	} else if v < known {
 		return fmt.Errorf("the database schema is at version %d, this sendops needs %d: run sendops migrate", v, known)
 	}
+	ms, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	done, err := db.appliedVersions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if !done[m.version] {
+			return fmt.Errorf("the database schema lacks migration %s: run sendops migrate", m.name)
+		}
+	}
 	return nil
+}
+
+// appliedVersions returns the versions recorded in schema_migrations.
+func (db *DB) appliedVersions(ctx context.Context) (map[int]bool, error) {
+	out := map[int]bool{}
+	if v, err := db.SchemaVersion(ctx); err != nil || v == 0 {
+		return out, err
+	}
+	err := db.View(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			out[v] = true
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // Migrate applies every migration not yet applied, each in its own
@@ -120,8 +157,14 @@ func (db *DB) migrateTo(ctx context.Context, last int) (applied int, err error) 
 	if known := db.KnownVersion(); current > known {
 		return 0, fmt.Errorf("the database schema is at version %d, newer than this sendops knows (%d): run a newer sendops", current, known)
 	}
+	applied0, err := db.appliedVersions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// Every migration not applied yet, also one below the newest applied
+	// (a database made while a branch's migration was not merged yet).
 	for _, m := range ms {
-		if m.version <= current || m.version > last {
+		if applied0[m.version] || m.version > last {
 			continue
 		}
 		err := db.Update(ctx, func(tx *Tx) error {

@@ -39,6 +39,14 @@ func UpdateOrg(ctx context.Context, tx *Tx, o *domain.Org) error {
 	return err
 }
 
+// ReadOrgExternalID returns the organisation's ExternalId for AWS roles,
+// "" when it is not made yet (OrgExternalID makes it).
+func ReadOrgExternalID(ctx context.Context, tx *Tx, orgID string) (string, error) {
+	var id string
+	err := tx.QueryRow(ctx, `SELECT external_id FROM orgs WHERE id = ?`, orgID).Scan(&id)
+	return id, notFound(err, "Organisation")
+}
+
 const memberSelect = `SELECT m.org_id, o.name, m.user_id, u.name, u.email, u.mfa_enabled_at IS NOT NULL, m.role, m.created_at
 	FROM memberships m JOIN orgs o ON o.id = m.org_id JOIN users u ON u.id = m.user_id`
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"sendops/internal/domain"
-	"sendops/internal/ingest"
+	"sendops/internal/insight"
 	"sendops/internal/service"
 )
 
@@ -121,31 +121,63 @@ type messageRcptJSON struct {
 	LastEventAt time.Time `json:"last_event_at"`
 }
 
-// messageEventJSON is one distinct SES event, with the recipients it names.
+// messageEventJSON is one distinct SES event, with the recipients it
+// names and a plain summary.
 type messageEventJSON struct {
 	Type          string          `json:"type"`
 	Time          time.Time       `json:"time"`
 	Recipients    []string        `json:"recipients,omitempty"`
+	Summary       string          `json:"summary"`
+	Reason        string          `json:"reason,omitempty"`
 	BounceType    string          `json:"bounce_type,omitempty"`
 	BounceSubtype string          `json:"bounce_subtype,omitempty"`
 	Diagnostic    string          `json:"diagnostic_code,omitempty"`
+	StatusCode    string          `json:"status_code,omitempty"`
+	Explanation   *adviceJSON     `json:"explanation,omitempty"`
 	ReportingMTA  string          `json:"reporting_mta,omitempty"`
 	ComplaintType string          `json:"complaint_feedback_type,omitempty"`
+	DelayType     string          `json:"delay_type,omitempty"`
+	Expiration    *time.Time      `json:"expiration_time,omitempty"`
+	Template      string          `json:"template,omitempty"`
 	Link          string          `json:"link,omitempty"`
 	UserAgent     string          `json:"user_agent,omitempty"`
 	IP            string          `json:"ip_address,omitempty"`
+	PerRecipient  []eventRcptJSON `json:"per_recipient,omitempty"`
 	Raw           json.RawMessage `json:"raw,omitempty"`
 }
 
+// adviceJSON explains a bounce (insight.Advice).
+type adviceJSON struct {
+	StatusCode  string `json:"status_code,omitempty"`
+	Key         string `json:"key"`
+	Title       string `json:"title"`
+	Explanation string `json:"explanation"`
+	Action      string `json:"action"`
+}
+
+// eventRcptJSON is what a bounce or delay says of each of its recipients.
+type eventRcptJSON struct {
+	Address     string      `json:"address,omitempty"`
+	Diagnostic  string      `json:"diagnostic_code,omitempty"`
+	StatusCode  string      `json:"status_code,omitempty"`
+	Explanation *adviceJSON `json:"explanation,omitempty"`
+}
+
+func toAdviceJSON(a *insight.Advice) *adviceJSON {
+	if a == nil {
+		return nil
+	}
+	return &adviceJSON{StatusCode: a.Code, Key: a.Key, Title: a.Title, Explanation: a.Explanation, Action: a.Action}
+}
+
 func (s *Server) apiMessageGet(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	m, err := s.Service.Message(r.Context(), c.actor, r.PathValue("message_id"))
+	m, err := s.Service.MessageDetail(r.Context(), c.actor, r.PathValue("message_id"))
 	if err != nil {
 		return err
 	}
-	redacted := !c.actor.Can(domain.ActRecipientsRead)
 	out := messageJSON{MessageID: m.MessageID, ConnectionID: m.ConnectionID, Sender: m.Sender, SendingDomain: m.SendingDomain,
 		Subject: m.Subject, ConfigSet: m.ConfigSet, Template: m.Template, Tags: json.RawMessage("{}"), SentAt: m.SentAt,
-		FirstEventAt: m.FirstEventAt, LastEventAt: m.LastEventAt, Redacted: redacted,
+		FirstEventAt: m.FirstEventAt, LastEventAt: m.LastEventAt, Redacted: m.Redacted,
 		Recipients: []messageRcptJSON{}, Events: []messageEventJSON{}}
 	if m.Tags != "" {
 		out.Tags = json.RawMessage(m.Tags)
@@ -153,23 +185,24 @@ func (s *Server) apiMessageGet(w http.ResponseWriter, r *http.Request, c *reqCtx
 	for _, rc := range m.Recipients {
 		out.Recipients = append(out.Recipients, messageRcptJSON{Address: rc.Address, Domain: rc.Domain, Status: rc.Status, StatusAt: rc.StatusAt, LastEventAt: rc.LastEventAt})
 	}
-	// Rows are per recipient; an SES event is the rows that carry its raw
-	// JSON and those that follow it with the same type and time.
 	for _, e := range m.Events {
-		n := len(out.Events)
-		if e.Raw == nil && n > 0 && out.Events[n-1].Type == e.Type && out.Events[n-1].Time.Equal(e.At) {
-			if e.Recipient != "" {
-				out.Events[n-1].Recipients = append(out.Events[n-1].Recipients, e.Recipient)
+		ev := messageEventJSON{Type: e.Type, Time: e.At, Summary: e.Summary, Reason: e.Reason, BounceType: e.BounceType, BounceSubtype: e.BounceSubtype,
+			Diagnostic: e.Diagnostic, Explanation: toAdviceJSON(e.Advice), ReportingMTA: e.ReportingMTA, ComplaintType: e.ComplaintType,
+			DelayType: e.DelayType, Expiration: e.Expiration, Template: e.Template, Link: e.Link, UserAgent: e.UserAgent, IP: e.IP, Raw: e.Raw}
+		if e.Advice != nil {
+			ev.StatusCode = e.Advice.Code
+		}
+		for _, er := range e.Recipients {
+			if er.Address != "" {
+				ev.Recipients = append(ev.Recipients, er.Address)
 			}
-			continue
+			if len(e.Recipients) > 1 && (e.Type == "Bounce" || e.Type == "DeliveryDelay") {
+				ev.PerRecipient = append(ev.PerRecipient, eventRcptJSON{Address: er.Address, Diagnostic: er.Diagnostic, StatusCode: er.StatusCode,
+					Explanation: toAdviceJSON(er.Advice)})
+			}
 		}
-		ev := messageEventJSON{Type: e.Type, Time: e.At, BounceType: e.BounceType, BounceSubtype: e.BounceSubtype, Diagnostic: e.Diagnostic,
-			ReportingMTA: e.ReportingMTA, ComplaintType: e.ComplaintType, Link: e.Link, UserAgent: e.UserAgent, IP: e.IP}
-		if e.Recipient != "" {
-			ev.Recipients = []string{e.Recipient}
-		}
-		if raw, err := ingest.Decompress(e.Raw); err == nil && len(raw) > 0 && !redacted {
-			ev.Raw = raw
+		if e.Type == "DeliveryDelay" && len(e.Recipients) > 0 {
+			ev.StatusCode = e.Recipients[0].StatusCode
 		}
 		out.Events = append(out.Events, ev)
 	}

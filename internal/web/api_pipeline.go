@@ -1,7 +1,9 @@
 package web
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 
 	"sendops/internal/domain"
 	"sendops/internal/service"
@@ -18,13 +20,10 @@ func (s *Server) apiPipelineGet(w http.ResponseWriter, r *http.Request, c *reqCt
 }
 
 // apiPipelineSetUp sets up event publishing (the body, optional, may name
-// the configuration set) and answers the status of each piece with what
-// changed.
+// the configuration set, or ask for a new secret) and answers the status
+// of each piece with what changed. A run that stopped in AWS answers the
+// error and the pipeline as it left it.
 func (s *Server) apiPipelineSetUp(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	// Another organisation's connection is not found, whatever the body.
-	if _, err := s.Service.Connection(r.Context(), c.actor, r.PathValue("id")); err != nil {
-		return err
-	}
 	var in service.PipelineInput
 	if r.ContentLength != 0 {
 		if err := decodeJSON(r, &in); err != nil {
@@ -32,10 +31,33 @@ func (s *Server) apiPipelineSetUp(w http.ResponseWriter, r *http.Request, c *req
 		}
 	}
 	p, err := s.Service.SetUpPipeline(r.Context(), c.actor, r.PathValue("id"), in)
+	if err != nil && p != nil && domain.ErrorCode(err) != domain.EInternal {
+		return writePipelineStopped(w, p, err)
+	}
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, p)
+}
+
+// pipelineStoppedJSON is the answer to a set-up run that stopped: the
+// API's error, and the pipeline as the run left it.
+type pipelineStoppedJSON struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Pipeline *domain.Pipeline `json:"pipeline"`
+}
+
+func writePipelineStopped(w http.ResponseWriter, p *domain.Pipeline, err error) error {
+	var de *domain.Error
+	if errors.As(err, &de) && de.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(de.RetryAfter))
+	}
+	var body pipelineStoppedJSON
+	body.Error.Code, body.Error.Message, body.Pipeline = domain.ErrorCode(err), domain.ErrorMessage(err), p
+	return writeJSON(w, httpStatus(body.Error.Code), body)
 }
 
 // removedJSON is the answer to removing a connection: nothing was deleted

@@ -2,9 +2,10 @@ package web
 
 import "net/http"
 
-// apiAWSPolicy answers the IAM policy SendOps needs in an AWS account.
+// apiAWSPolicy answers the IAM policy SendOps needs in an AWS account
+// (?partition=aws-cn or aws-us-gov for China or GovCloud).
 func (s *Server) apiAWSPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	b, err := s.Service.IAMPolicy(r.Context(), c.actor)
+	b, err := s.Service.IAMPolicy(r.Context(), c.actor, r.URL.Query().Get("partition"))
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/chromedp/chromedp"
 
+	"sendops/internal/awsconn"
 	"sendops/internal/testutil/testdb"
 )
 
@@ -49,7 +50,7 @@ func TestBrowserConnectAWS(t *testing.T) {
 
 	// 2. A role that trusts another ExternalId: refused, and the page says
 	// which ExternalId the role must require; what was typed stays.
-	role := v.Sim.AddRole(v.Customer, "SendOps", v.Principal, "sendops-copied-from-elsewhere", policyActions())
+	role := v.Sim.AddRole(v.Customer, "SendOps", v.Principal, "sendops-copied-from-elsewhere", awsconn.PolicyActions())
 	b.do("add the connection",
 		chromedp.SendKeys(chromedp.CSS(`#f-name`), "Production"),
 		chromedp.SendKeys(chromedp.CSS(`#f-aws_account_id`), v.Customer),
@@ -69,7 +70,7 @@ func TestBrowserConnectAWS(t *testing.T) {
 	b.noCSPViolations()
 
 	// 3. Fix the role's trust policy and send the form again.
-	v.Sim.AddRole(v.Customer, "SendOps", v.Principal, ext, policyActions())
+	v.Sim.AddRole(v.Customer, "SendOps", v.Principal, ext, awsconn.PolicyActions())
 	b.do("add the connection again",
 		chromedp.Click(`//button[normalize-space()="Add"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#ingest-secret`)),

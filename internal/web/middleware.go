@@ -337,7 +337,7 @@ func httpStatus(code string) int {
 		return http.StatusBadRequest
 	case domain.EUnauthorized:
 		return http.StatusUnauthorized
-	case domain.EForbidden:
+	case domain.EForbidden, domain.ERetentionExceeded:
 		return http.StatusForbidden
 	case domain.ENotFound:
 		return http.StatusNotFound

@@ -30,15 +30,16 @@ import (
 
 // callLog records the AWS operations SendOps makes against sesim.
 type callLog struct {
-	mu    sync.Mutex
-	calls []string
+	mu            sync.Mutex
+	calls         []string
+	before, after map[string]func() // run once, around the next call of an operation
 }
 
 // watchCalls serves the emulator through a recorder and points the
 // environment's connections at it.
 func (v *awsEnv) watchCalls(t *testing.T) *callLog {
 	t.Helper()
-	log := &callLog{}
+	log := &callLog{before: map[string]func(){}, after: map[string]func(){}}
 	h := v.Sim.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AWSEvents.")
@@ -47,12 +48,48 @@ func (v *awsEnv) watchCalls(t *testing.T) *callLog {
 		}
 		log.mu.Lock()
 		log.calls = append(log.calls, op)
+		before, after := log.before[op], log.after[op]
+		delete(log.before, op)
+		delete(log.after, op)
 		log.mu.Unlock()
+		if before != nil {
+			before()
+		}
 		h.ServeHTTP(w, r)
+		if after != nil {
+			after()
+		}
 	}))
 	t.Cleanup(srv.Close)
 	v.SimURL = srv.URL
 	return log
+}
+
+// around runs before and after (either may be nil) around the next call
+// of op ("PutTargets", "POST /v2/email/configuration-sets/x/event-destinations"),
+// as if something else happened in the account at that moment.
+func (l *callLog) around(op string, before, after func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if before != nil {
+		l.before[op] = before
+	}
+	if after != nil {
+		l.after[op] = after
+	}
+}
+
+// count returns how many calls of op were recorded.
+func (l *callLog) count(op string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range l.calls {
+		if c == op {
+			n++
+		}
+	}
+	return n
 }
 
 // writes returns the recorded calls that change something in AWS (and
@@ -74,20 +111,6 @@ func (l *callLog) writes() []string {
 		out = append(out, c)
 	}
 	l.calls = nil
-	return out
-}
-
-// policyActions is every action of the least-privilege policy SendOps
-// shows customers, but those in leave out.
-func policyActions(leave ...string) []string {
-	var out []string
-	for _, st := range awsconn.Statements {
-		for _, a := range st.Actions {
-			if !slices.Contains(leave, a) {
-				out = append(out, a)
-			}
-		}
-	}
 	return out
 }
 
@@ -163,7 +186,7 @@ func TestPipeline(t *testing.T) {
 		calls := v.watchCalls(t)
 		v.invokeRole()
 		const role = "SendOps-prod"
-		connID, _ := v.roleConnection(t, "prod", policyActions("events:PutTargets")...)
+		connID, _ := v.roleConnection(t, "prod", awsconn.PolicyActions("events:PutTargets")...)
 		path := "/api/v1/connections/" + connID + "/pipeline"
 		name := awsconn.PipelineName(connID)
 
@@ -175,10 +198,24 @@ func TestPipeline(t *testing.T) {
 		}
 		calls.writes()
 
-		// Without events:PutTargets the run stops at the target, naming it.
+		// Without events:PutTargets the run stops at the target, naming it,
+		// and answers what it did before and each piece as it left it.
 		status, body := apiCall(t, v.App, v.Key, "POST", path, "")
-		if status != 502 || !strings.Contains(body, "events:PutTargets is denied") || !strings.Contains(body, "resumes") {
+		var stopped struct {
+			Error    struct{ Code, Message string }
+			Pipeline *domain.Pipeline
+		}
+		if err := json.Unmarshal([]byte(body), &stopped); err != nil || status != 502 || stopped.Error.Code != domain.EAWS ||
+			!strings.Contains(stopped.Error.Message, "events:PutTargets is denied") || !strings.Contains(stopped.Error.Message, "resumes") || stopped.Pipeline == nil {
 			t.Fatalf("set-up without events:PutTargets: %d %s", status, body)
+		}
+		sp := *stopped.Pipeline
+		if sp.FailedAction != "events:PutTargets" || sp.Complete || len(sp.Changes) != 5 || !strings.HasPrefix(sp.Changes[0], "created configuration set sendops") {
+			t.Errorf("the stopped run's pipeline: failed at %q, complete %v, changes %q", sp.FailedAction, sp.Complete, sp.Changes)
+		}
+		if st := states(sp); !slices.Equal([]string{st["configuration_set"], st["rule"], st["target"]}, []string{domain.PiecePresent, domain.PiecePresent, domain.PieceMissing}) ||
+			piece(t, sp, "rule").Action != "created" || !strings.Contains(piece(t, sp, "target").Error, "events:PutTargets is denied") {
+			t.Errorf("the stopped run's pieces: %+v", sp.Pieces)
 		}
 		p = v.pipelineCall(t, "GET", path, "")
 		if st := states(p); st["rule"] != domain.PiecePresent || st["target"] != domain.PieceMissing || st["api_destination"] != domain.PiecePresent {
@@ -186,7 +223,7 @@ func TestPipeline(t *testing.T) {
 		}
 
 		// Granted it, the next run resumes: it only adds the target.
-		if err := v.Sim.SetRolePermissions(v.Customer, role, policyActions()); err != nil {
+		if err := v.Sim.SetRolePermissions(v.Customer, role, awsconn.PolicyActions()); err != nil {
 			t.Fatal(err)
 		}
 		calls.writes()
@@ -227,7 +264,7 @@ func TestPipeline(t *testing.T) {
 		}
 		targets, err := eb.ListTargetsByRule(ctx, &eventbridge.ListTargetsByRuleInput{Rule: aws.String(name)})
 		if err != nil || len(targets.Targets) != 1 || aws.ToString(targets.Targets[0].Arn) != aws.ToString(dest.ApiDestinationArn) ||
-			aws.ToString(targets.Targets[0].RoleArn) != awsconn.InvokeRoleARN(v.Customer) {
+			aws.ToString(targets.Targets[0].RoleArn) != awsconn.InvokeRoleARN("aws", v.Customer) {
 			t.Fatalf("targets %+v %v", targets, err)
 		}
 
@@ -280,19 +317,23 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("status after repair: %v", states(p))
 		}
 
-		// Rotating the connection's ingest credentials retires the
-		// pipeline's secret too: the status says so, and a run gives
-		// EventBridge a new one.
+		// Rotating the connection's ingest credentials leaves the
+		// pipeline's secret alone: nothing to repair. Replacing that one
+		// takes asking, and gives EventBridge the new one.
 		if status, body := apiCall(t, v.App, v.Key, "POST", "/api/v1/connections/"+connID+"/rotate", ""); status != 200 {
 			t.Fatalf("rotate: %d %s", status, body)
 		}
-		p = v.pipelineCall(t, "GET", path, "")
-		if pc := piece(t, p, "connection"); pc.State != domain.PieceDifferent || !strings.Contains(strings.Join(pc.Differences, ""), "rotated") {
-			t.Errorf("connection after a rotation: %+v", pc)
+		if p = v.pipelineCall(t, "GET", path, ""); !allIn(p, domain.PiecePresent) {
+			t.Errorf("status after rotating the ingest credentials: %+v", p.Pieces)
 		}
 		p = v.pipelineCall(t, "POST", path, "")
-		if w := calls.writes(); !slices.Equal(w, []string{"UpdateConnection"}) || !p.Complete {
-			t.Errorf("after a rotation the run wrote %v: %+v", w, p)
+		if w := calls.writes(); len(w) != 0 || len(p.Changes) != 0 {
+			t.Errorf("after rotating the ingest credentials the run wrote %v: %v", w, p.Changes)
+		}
+		p = v.pipelineCall(t, "POST", path, `{"rotate_secret":true}`)
+		if w := calls.writes(); !slices.Equal(w, []string{"UpdateConnection"}) || !p.Complete ||
+			!slices.Equal(p.Changes, []string{"updated EventBridge connection " + name + " (gets a new ingest secret, as asked)"}) {
+			t.Errorf("replacing the pipeline's secret wrote %v: %+v", w, p)
 		}
 
 		// A read key sees the status but cannot set it up.
@@ -381,7 +422,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 		ctx := t.Context()
 		v := newAWSEnv(t, e, nil)
 		v.invokeRole()
-		connID, _ := v.roleConnection(t, "prod", policyActions()...)
+		connID, _ := v.roleConnection(t, "prod", awsconn.PolicyActions()...)
 		p := v.pipelineCall(t, "POST", "/api/v1/connections/"+connID+"/pipeline", `{"configuration_set":"transactional"}`)
 		if !p.Complete || p.ConfigurationSet != "transactional" {
 			t.Fatalf("set-up: %+v", p)
@@ -462,13 +503,15 @@ func TestPipelineEndToEnd(t *testing.T) {
 }
 
 // The connection's page: the connections list links to it; it shows each
-// piece of the pipeline, sets it up with a chosen configuration set, and
-// removes the connection once its name is typed, saying what stays in AWS.
+// piece of the pipeline, sets it up with a chosen configuration set (and
+// shows a run that stopped as it left the pipeline), and removes the
+// connection once its name is typed, saying what stays in AWS.
 func TestConnectionPage(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
 		v := newAWSEnv(t, e, nil)
+		calls := v.watchCalls(t)
 		v.invokeRole()
-		connID, _ := v.roleConnection(t, "prod", policyActions()...)
+		connID, _ := v.roleConnection(t, "prod", awsconn.PolicyActions()...)
 		page := "/connections/" + connID
 		b := v.App.SignIn(t, v.User.Email, "password-"+v.User.Email)
 
@@ -477,7 +520,7 @@ func TestConnectionPage(t *testing.T) {
 		}
 		p := b.Get(page)
 		for _, want := range []string{
-			v.App.URL + "/ingest/eventbridge", service.IngestHeader, "Set up event publishing", `value="sendops"`,
+			v.App.URL + "/ingest/eventbridge", service.IngestHeader, "Set up event publishing", `value="sendops"`, `name="rotate_secret"`,
 			`<tr id="piece-rule">`, `status-missing`, "300 events a second",
 			page + "/identities", page + "/configuration-sets", page + "/suppression", page + "/account",
 		} {
@@ -502,12 +545,21 @@ func TestConnectionPage(t *testing.T) {
 		if p = b.Get(p.Location); !strings.Contains(p.Body, "nothing changed") {
 			t.Errorf("second set-up:\n%s", p.Body)
 		}
-		// An AWS refusal is shown on the page, naming the action.
-		if err := v.Sim.SetRolePermissions(v.Customer, "SendOps-prod", policyActions("events:DescribeRule")); err != nil {
+		// An AWS refusal is shown on the page, naming the action, with the
+		// pipeline as the run left it (not read a second time).
+		if err := v.Sim.SetRolePermissions(v.Customer, "SendOps-prod", awsconn.PolicyActions("events:DescribeRule")); err != nil {
 			t.Fatal(err)
 		}
-		if p = b.Post(page, page+"/pipeline", nil); p.Status != http.StatusBadGateway || !strings.Contains(p.Body, "events:DescribeRule is denied") {
+		csrf := b.Get(page).CSRF()
+		before := calls.count("DescribeConnection")
+		p = b.PostRaw(page+"/pipeline", url.Values{"csrf": {csrf}})
+		if p.Status != http.StatusBadGateway || !strings.Contains(p.Body, "events:DescribeRule is denied") ||
+			!strings.Contains(p.Body, `<div id="pipeline-stopped"><p>The run stopped at <code>events:DescribeRule</code>`) ||
+			strings.Count(p.Body, "status-present") != 4 || strings.Count(p.Body, "status-unknown") != 2 {
 			t.Errorf("set-up refused by AWS: %d\n%s", p.Status, p.Body)
+		}
+		if n := calls.count("DescribeConnection") - before; n != 1 {
+			t.Errorf("the stopped run's page read the pipeline %d times, want once (the run)", n)
 		}
 
 		p = b.Post(page, page+"/remove", url.Values{"confirm": {"production"}})

@@ -47,15 +47,29 @@ func TestPolicyDownloads(t *testing.T) {
 			t.Fatalf("GET %s is not JSON (nor so YAML): %v", c.path, err)
 		}
 	}
-	if p := b.Get("/connections/iam-policy.json"); p.Body != string(awsconn.PolicyJSON("")) {
+	if p := b.Get("/connections/iam-policy.json"); p.Body != string(awsconn.PolicyJSON("", "")) {
 		t.Errorf("the downloaded policy is not the policy:\n%s", p.Body)
+	}
+	// China's and GovCloud's ARNs have their own partition.
+	if p := b.Get("/connections/iam-policy.json?partition=aws-cn"); p.Status != 200 || p.Body != string(awsconn.PolicyJSON("aws-cn", "")) ||
+		!strings.Contains(p.Body, `"arn:aws-cn:iam::*:role/SendOpsEventBridgeInvoke"`) || strings.Contains(p.Body, `"arn:aws:`) {
+		t.Errorf("the policy for aws-cn: %d\n%s", p.Status, p.Body)
+	}
+	if status, body := apiCall(t, app, key, "GET", "/api/v1/aws/iam-policy?partition=aws-us-gov", ""); status != 200 || body != string(awsconn.PolicyJSON("aws-us-gov", "")) {
+		t.Errorf("GET /api/v1/aws/iam-policy?partition=aws-us-gov = %d %s", status, body)
+	}
+	if status, body := apiCall(t, app, key, "GET", "/api/v1/aws/iam-policy?partition=aws-mars", ""); status != 400 || !strings.Contains(body, `"field":"partition"`) {
+		t.Errorf("GET /api/v1/aws/iam-policy?partition=aws-mars = %d %s; want 400 naming the field", status, body)
 	}
 	tpl := b.Get("/connections/cloudformation.yaml").Body
 	checkTemplate(t, tpl, principal, ext)
 
-	// The page shows the policy beside the role form, with both links.
+	// The page shows the policy beside the role form, with both links,
+	// and says how a second organisation deploys the template in the same
+	// account.
 	page := b.Get("/connections")
-	for _, want := range []string{`id="iam-policy-json"`, `href="/connections/iam-policy.json"`, `href="/connections/cloudformation.yaml"`, "OptionalCanarySendsToTheSESMailboxSimulatorOnly", "SendOpsEventBridgeInvoke", principal} {
+	for _, want := range []string{`id="iam-policy-json"`, `href="/connections/iam-policy.json"`, `href="/connections/cloudformation.yaml"`, "OptionalCanarySendsToTheSESMailboxSimulatorOnly", "SendOpsEventBridgeInvoke", principal,
+		"<code>CreateInvokeRole</code> to <code>false</code>", `href="/connections/iam-policy.json?partition=aws-cn"`} {
 		if !strings.Contains(html.UnescapeString(page.Body), want) {
 			t.Errorf("the Connections page lacks %q", want)
 		}
@@ -77,7 +91,7 @@ func TestPolicyDownloads(t *testing.T) {
 			t.Errorf("GET %s = %d, %q; want 200 application/json", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	}
-	if status, body := apiCall(t, app, key, "GET", "/api/v1/aws/iam-policy", ""); status != 200 || body != string(awsconn.PolicyJSON("")) {
+	if status, body := apiCall(t, app, key, "GET", "/api/v1/aws/iam-policy", ""); status != 200 || body != string(awsconn.PolicyJSON("", "")) {
 		t.Errorf("GET /api/v1/aws/iam-policy = %d %s", status, body)
 	}
 	if status, body := apiCall(t, app, key, "GET", "/api/v1/aws/cloudformation", ""); status != 200 {

@@ -213,12 +213,6 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, c *reqCtx, na
 		data = map[string]any{}
 	}
 	data["Form"] = formFrom(r, err)
-	var de *domain.Error
-	if e, ok := err.(*domain.Error); ok {
-		de = e
-	}
-	if de != nil && de.RetryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(de.RetryAfter))
-	}
+	setRetryAfter(w, err)
 	return s.render(w, r, c, httpStatus(code), name, data)
 }

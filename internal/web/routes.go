@@ -78,8 +78,15 @@ func (s *Server) routeTable() []route {
 		{"POST", "/invitations/{token}/accept", user, s.invitationAccept},
 
 		// The application's sections.
-		{"GET", "/overview", member, s.sectionPage("overview")},
-		{"GET", "/messages", member, s.sectionPage("messages")},
+		{"GET", "/overview", member, s.overviewPage},
+		{"GET", "/breakdowns", member, s.breakdownsPage},
+		{"GET", "/reputation", member, s.reputationPage},
+		{"GET", "/messages", member, s.messagesPage},
+		{"GET", "/messages/export", member, s.messagesExport},
+		{"GET", "/bounces/export", member, s.bouncesExport},
+		{"GET", "/complaints/export", member, s.complaintsExport},
+		{"GET", "/messages/{message_id}", member, s.messagePage},
+		{"GET", "/recipients/{address}", member, s.recipientPage},
 		{"GET", "/connections", member, s.connectionsPage},
 		{"GET", "/connections/iam-policy.json", member, s.connectionsIAMPolicy},
 		{"GET", "/connections/cloudformation.yaml", member, s.connectionsCloudFormation},
@@ -181,6 +188,15 @@ func (s *Server) routeTable() []route {
 		{"DELETE", "/api/v1/connections/{id}/suppression/{email}", api, s.apiSuppressionDelete},
 		{"GET", "/api/v1/aws/iam-policy", api, s.apiAWSPolicy},
 		{"GET", "/api/v1/aws/cloudformation", api, s.apiAWSCloudFormation},
+		{"GET", "/api/v1/stats", api, s.apiStats},
+		{"GET", "/api/v1/breakdowns", api, s.apiBreakdowns},
+		{"GET", "/api/v1/reputation", api, s.apiReputation},
+		{"GET", "/api/v1/bounces/summary", api, s.apiBouncesSummary},
+		{"GET", "/api/v1/messages", api, s.apiMessagesSearch},
+		{"GET", "/api/v1/messages/export", api, s.apiMessagesExport},
+		{"GET", "/api/v1/bounces/export", api, s.apiBouncesExport},
+		{"GET", "/api/v1/complaints/export", api, s.apiComplaintsExport},
 		{"GET", "/api/v1/messages/{message_id}", api, s.apiMessageGet},
+		{"GET", "/api/v1/recipients/{address}", api, s.apiRecipientGet},
 	}
 }

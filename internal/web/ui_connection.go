@@ -12,13 +12,14 @@ import (
 
 // connectionData gathers a connection's page: how SendOps reaches it,
 // where its events arrive, and its event pipeline piece by piece (or why
-// that could not be read).
-func (s *Server) connectionData(r *http.Request, c *reqCtx, id string) (map[string]any, error) {
+// that could not be read). ran, when set, is the pipeline as a set-up run
+// just left it, shown instead of reading it again.
+func (s *Server) connectionData(r *http.Request, c *reqCtx, id string, ran *domain.Pipeline) (map[string]any, error) {
 	conn, err := s.Service.Connection(r.Context(), c.actor, id)
 	if err != nil {
 		return nil, err
 	}
-	managed := conn.RoleARN != "" || conn.AccessKeyID != ""
+	managed := conn.Managed()
 	rate := awsconn.PipelineRateLimit
 	d := map[string]any{
 		"Title": conn.Name, "Section": "connections", "Conn": conn, "Managed": managed,
@@ -33,7 +34,10 @@ func (s *Server) connectionData(r *http.Request, c *reqCtx, id string) (map[stri
 			return nil, err
 		}
 	}
-	if managed && c.actor.Can(domain.ActSESView) {
+	switch {
+	case ran != nil:
+		d["Pipeline"], d["ConfigSet"] = ran, ran.ConfigurationSet
+	case managed && c.actor.Can(domain.ActSESView):
 		p, err := s.Service.Pipeline(r.Context(), c.actor, id)
 		switch code := domain.ErrorCode(err); {
 		case err == nil:
@@ -49,7 +53,7 @@ func (s *Server) connectionData(r *http.Request, c *reqCtx, id string) (map[stri
 
 // connectionPage is a connection's overview.
 func (s *Server) connectionPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	d, err := s.connectionData(r, c, r.PathValue("id"))
+	d, err := s.connectionData(r, c, r.PathValue("id"), nil)
 	if err != nil {
 		return err
 	}
@@ -59,9 +63,11 @@ func (s *Server) connectionPage(w http.ResponseWriter, r *http.Request, c *reqCt
 // connectionPipeline sets up event publishing ("Set up event publishing").
 func (s *Server) connectionPipeline(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	id := r.PathValue("id")
-	p, err := s.Service.SetUpPipeline(r.Context(), c.actor, id, service.PipelineInput{ConfigurationSet: r.PostFormValue("configuration_set")})
+	p, err := s.Service.SetUpPipeline(r.Context(), c.actor, id, service.PipelineInput{
+		ConfigurationSet: r.PostFormValue("configuration_set"), RotateSecret: r.PostFormValue("rotate_secret") != ""})
 	if err != nil {
-		d, derr := s.connectionData(r, c, id)
+		// A run that stopped in AWS left p: shown as it is, not read again.
+		d, derr := s.connectionData(r, c, id, p)
 		if derr != nil {
 			return derr
 		}
@@ -87,7 +93,7 @@ func (s *Server) connectionRemove(w http.ResponseWriter, r *http.Request, c *req
 		return err
 	}
 	if strings.TrimSpace(r.PostFormValue("confirm")) != conn.Name {
-		d, err := s.connectionData(r, c, id)
+		d, err := s.connectionData(r, c, id, nil)
 		if err != nil {
 			return err
 		}

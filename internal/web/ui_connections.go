@@ -16,12 +16,12 @@ func (s *Server) connectionsData(r *http.Request, c *reqCtx) (map[string]any, er
 	if err != nil {
 		return nil, err
 	}
-	policy, err := s.Service.IAMPolicy(r.Context(), c.actor)
+	policy, err := s.Service.IAMPolicy(r.Context(), c.actor, "")
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"Title": "Connections", "Section": "connections", "Connections": conns,
-		"ExternalID": ext, "Principal": s.Service.AWSPrincipal, "AllowEndpoint": s.Service.AllowAWSEndpoint, "Policy": string(policy)}, nil
+		"ExternalID": ext, "Principal": s.Service.AWSPrincipal, "AllowEndpoint": s.Service.AllowAWSEndpoint || len(s.Service.AWSEndpoints) > 0, "Policy": string(policy)}, nil
 }
 
 func (s *Server) connectionsPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {

@@ -6,13 +6,18 @@ import (
 )
 
 // connectionsIAMPolicy downloads the IAM policy SendOps needs in an AWS
-// account.
+// account (?partition=aws-cn or aws-us-gov for China or GovCloud).
 func (s *Server) connectionsIAMPolicy(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	b, err := s.Service.IAMPolicy(r.Context(), c.actor)
+	partition := r.URL.Query().Get("partition")
+	b, err := s.Service.IAMPolicy(r.Context(), c.actor, partition)
 	if err != nil {
 		return err
 	}
-	return writeAttachment(w, "application/json", "sendops-iam-policy.json", b)
+	name := "sendops-iam-policy.json"
+	if partition != "" && partition != "aws" {
+		name = "sendops-iam-policy-" + partition + ".json"
+	}
+	return writeAttachment(w, "application/json", name, b)
 }
 
 // connectionsCloudFormation downloads the CloudFormation template that

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"sendops/internal/domain"
 	"sendops/internal/service"
@@ -19,7 +22,25 @@ func (s *Server) sesData(r *http.Request, c *reqCtx, tab, title string) (map[str
 		return nil, err
 	}
 	return map[string]any{"Title": title + " · " + conn.Name, "Section": "identities", "Conn": conn, "Tab": tab,
-		"Managed": conn.RoleARN != "" || conn.AccessKeyID != ""}, nil
+		"Managed": conn.Managed()}, nil
+}
+
+// shownOnPage reports whether an error belongs on the page that asked AWS
+// (AWS refused or failed, kept throttling, or the connection cannot reach
+// AWS) rather than on the error page.
+func shownOnPage(err error) bool {
+	switch domain.ErrorCode(err) {
+	case domain.EAWS, domain.ETooMany, domain.EInvalid:
+		return true
+	}
+	return false
+}
+
+// setRetryAfter sets the Retry-After header of an error that has one.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	if n := domain.RetryAfter(err); n > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(n))
+	}
 }
 
 // sesShow renders a page about a connection's SES account. An error AWS
@@ -29,21 +50,12 @@ func (s *Server) sesShow(w http.ResponseWriter, r *http.Request, c *reqCtx, page
 	if err == nil {
 		return s.page(w, r, c, page, d)
 	}
-	code := domain.ErrorCode(err)
-	switch code {
-	case domain.EAWS, domain.ETooMany, domain.EInvalid:
-	default:
+	if !shownOnPage(err) {
 		return err
 	}
 	d["Error"] = domain.ErrorMessage(err)
-	var de *domain.Error
-	if e, ok := err.(*domain.Error); ok {
-		de = e
-	}
-	if de != nil && de.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(de.RetryAfter))
-	}
-	return s.render(w, r, c, httpStatus(code), page, d)
+	setRetryAfter(w, err)
+	return s.render(w, r, c, httpStatus(domain.ErrorCode(err)), page, d)
 }
 
 // sesOverviewConn is one connection on the Identities section's page.
@@ -59,28 +71,57 @@ type sesOverviewConn struct {
 // page lists; the connection's own page has the rest.
 const sesOverviewLimit = 100
 
+// The Identities section reads sesOverviewReads connections at a time, all
+// within sesOverviewBudget, well inside the server's write timeout.
+const (
+	sesOverviewReads  = 4
+	sesOverviewBudget = 30 * time.Second
+)
+
 // sesOverviewPage is the Identities section: every connection, and the
-// identities of those SendOps reaches.
+// identities of those SendOps reaches, read side by side under one
+// deadline; a connection whose account could not be read in time says so.
 func (s *Server) sesOverviewPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	conns, err := s.Service.Connections(r.Context(), c.actor)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), sesOverviewBudget)
+	defer cancel()
 	out := make([]sesOverviewConn, len(conns))
+	errs := make([]error, len(conns))
+	slots := make(chan struct{}, sesOverviewReads)
+	var wg sync.WaitGroup
 	for i, conn := range conns {
-		o := sesOverviewConn{Conn: conn, Managed: conn.RoleARN != "" || conn.AccessKeyID != ""}
-		if o.Managed {
-			ids, next, err := s.Service.SESIdentities(r.Context(), c.actor, conn.ID, domain.Page{Limit: sesOverviewLimit})
-			switch code := domain.ErrorCode(err); {
-			case err == nil:
-				o.Identities, o.More = ids, next != ""
-			case code == domain.EAWS || code == domain.ETooMany || code == domain.EInvalid:
-				o.Error = domain.ErrorMessage(err)
-			default:
-				return err
-			}
+		out[i] = sesOverviewConn{Conn: conn, Managed: conn.Managed()}
+		if !out[i].Managed {
+			continue
 		}
-		out[i] = o
+		wg.Go(func() {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				errs[i] = ctx.Err()
+				return
+			}
+			ids, next, err := s.Service.SESIdentities(ctx, c.actor, conn.ID, domain.Page{Limit: sesOverviewLimit})
+			out[i].Identities, out[i].More, errs[i] = ids, next != "", err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case shownOnPage(err):
+			out[i].Error = domain.ErrorMessage(err)
+		case ctx.Err() != nil && r.Context().Err() == nil:
+			out[i].Error = "AWS did not answer in time: reload the page to try again."
+		default:
+			return err
+		}
 	}
 	return s.page(w, r, c, "ses_overview", map[string]any{"Title": "Identities", "Section": "identities", "Conns": out})
 }

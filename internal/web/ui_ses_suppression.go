@@ -76,18 +76,24 @@ func (s *Server) sesSuppressionAdd(w http.ResponseWriter, r *http.Request, c *re
 	return s.redirect(w, r, suppressionPath(connID, url.Values{"q": {d.Email}}), d.Email+" is on the suppression list ("+d.Reason+"): SES will not send to it.")
 }
 
+// sesSuppressionRemove takes an address off the list. A form on another
+// page (a recipient's) names it in next: the browser goes back there.
 func (s *Server) sesSuppressionRemove(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	connID, email := r.PathValue("id"), r.PostFormValue("email")
+	back := suppressionPath(connID, nil)
+	if next := localNext(r.PostFormValue("next")); next != "" {
+		back = next
+	}
 	if r.PostFormValue("confirm") != "yes" {
 		return s.sesSuppressionFormError(w, r, c, "remove", domain.Errorf(domain.EInvalid, "Tick the box to confirm removing %s: SES will send to it again.", email))
 	}
 	if err := s.Service.DeleteSuppression(r.Context(), c.actor, connID, email); err != nil {
 		if domain.IsNotFound(err) {
-			return s.redirect(w, r, suppressionPath(connID, nil), domain.ErrorMessage(err))
+			return s.redirect(w, r, back, domain.ErrorMessage(err))
 		}
 		return s.sesSuppressionFormError(w, r, c, "remove", err)
 	}
-	return s.redirect(w, r, suppressionPath(connID, nil), "Removed "+email+" from the suppression list: SES sends to it again.")
+	return s.redirect(w, r, back, "Removed "+email+" from the suppression list: SES sends to it again.")
 }
 
 func (s *Server) sesSuppressionImport(w http.ResponseWriter, r *http.Request, c *reqCtx) error {

@@ -1,0 +1,636 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"sendops/internal/insight"
+)
+
+// The analytics of the dashboards read the hourly rollups that ingest keeps
+// (rollups_hourly, rollups_totals_hourly, rollups_tags_hourly,
+// rollups_feedback_hourly), never the events: a year of an organisation's rollups is a few rows per hour and
+// dimension value, whatever the volume of mail.
+
+// Dim is what rollup counts are grouped by.
+type Dim string
+
+const (
+	ByNone            Dim = ""
+	ByHour            Dim = "hour" // Key "2006-01-02T15", UTC
+	ByDay             Dim = "day"  // Key "2006-01-02", UTC
+	ByConnection      Dim = "connection"
+	ByConfigSet       Dim = "configuration_set"
+	BySendingDomain   Dim = "sending_domain"
+	ByTemplate        Dim = "template"
+	ByRecipientDomain Dim = "recipient_domain"
+	ByTag             Dim = "tag" // Key the tag's key, Value its value
+)
+
+// dimExpr is the SQL of a grouping: "" for ByNone.
+func (tx *Tx) dimExpr(by Dim) (string, error) {
+	switch by {
+	case ByNone:
+		return "", nil
+	case ByHour:
+		if tx.engine == Postgres {
+			return `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24')`, nil
+		}
+		return `substr(hour, 1, 13)`, nil // hours are text in timeLayout
+	case ByDay:
+		if tx.engine == Postgres {
+			return `to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD')`, nil
+		}
+		return `substr(hour, 1, 10)`, nil
+	case ByConnection:
+		return "connection_id", nil
+	case ByConfigSet:
+		return "config_set", nil
+	case BySendingDomain:
+		return "sending_domain", nil
+	case ByTemplate:
+		return "template", nil
+	case ByRecipientDomain:
+		return "recipient_domain", nil
+	}
+	return "", fmt.Errorf("rollups cannot be grouped by %q", by)
+}
+
+// sumCounts sums the count column of a rollup's rows of an organisation's
+// hours in [from, to) per group of cols (SQL expressions), and calls fn for
+// each group with its values. PostgreSQL groups in SQL (a hash aggregate);
+// SQLite's GROUP BY sorts every row before it sums, five times slower than
+// reading them over a year of rollups_hourly, so there the rows are summed
+// here, except in the small table of the organisations' totals.
+func sumCounts(ctx context.Context, tx *Tx, table string, cols []string, orgID string, from, to time.Time, types []string, fn func(vals []string, n int64)) error {
+	args := []any{orgID, from.UTC(), to.UTC()}
+	where := `org_id = ? AND hour >= ? AND hour < ?`
+	if len(types) > 0 {
+		where += ` AND event_type IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(types)), ", ") + `)`
+		for _, t := range types {
+			args = append(args, t)
+		}
+	}
+	list := strings.Join(cols, ", ")
+	inGo := tx.engine == SQLite && table != "rollups_totals_hourly"
+	q := `SELECT ` + list + `, sum(count) FROM ` + table + ` WHERE ` + where + ` GROUP BY ` + list
+	if inGo {
+		q = `SELECT ` + list + `, count FROM ` + table + ` WHERE ` + where
+	}
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	type group struct {
+		vals []string
+		n    int64
+	}
+	groups := map[string]*group{}
+	var order []string
+	vals := make([]string, len(cols))
+	dest := make([]any, len(cols)+1)
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	var n int64
+	dest[len(cols)] = &n
+	var key strings.Builder
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read %s: %w", table, err)
+		}
+		if !inGo {
+			fn(vals, n)
+			continue
+		}
+		key.Reset()
+		for _, v := range vals {
+			key.WriteString(v)
+			key.WriteByte(0)
+		}
+		g, ok := groups[key.String()]
+		if !ok {
+			g = &group{vals: slices.Clone(vals)}
+			groups[key.String()] = g
+			order = append(order, key.String())
+		}
+		g.n += n
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", table, err)
+	}
+	for _, k := range order {
+		fn(groups[k].vals, groups[k].n)
+	}
+	return nil
+}
+
+// RollupCount is a number of events (one per SES event and recipient) of
+// one type and bounce type in one group.
+type RollupCount struct {
+	Key        string // the group (see Dim); "" for ByNone
+	Value      string // ByTag: the tag's value
+	Type       string // SES event type: Send, Delivery, Bounce…
+	BounceType string // Bounce: Permanent, Transient or Undetermined
+	N          int64
+}
+
+// RollupCounts returns an organisation's event counts of the hours in
+// [from, to), grouped by by. ByHour, ByDay and ByNone read the
+// organisation's totals per hour (rollups_totals_hourly), ByTag the tag
+// rollup, whose counts are bounded (see tagCaps), the others rollups_hourly.
+func RollupCounts(ctx context.Context, tx *Tx, orgID string, from, to time.Time, by Dim) ([]RollupCount, error) {
+	table, cols := "rollups_hourly", []string{}
+	switch by {
+	case ByTag:
+		table, cols = "rollups_tags_hourly", []string{"tag_key", "tag_value"}
+	case ByHour, ByDay, ByNone:
+		table = "rollups_totals_hourly"
+		fallthrough
+	default:
+		expr, err := tx.dimExpr(by)
+		if err != nil {
+			return nil, err
+		}
+		if expr != "" {
+			cols = append(cols, expr)
+		}
+	}
+	key, value := -1, -1
+	if len(cols) > 0 {
+		key = 0
+	}
+	if len(cols) > 1 {
+		value = 1
+	}
+	cols = append(cols, "event_type", "bounce_type")
+	var out []RollupCount
+	err := sumCounts(ctx, tx, table, cols, orgID, from, to, nil, func(vals []string, n int64) {
+		c := RollupCount{Type: vals[len(vals)-2], BounceType: vals[len(vals)-1], N: n}
+		if key >= 0 {
+			c.Key = vals[key]
+		}
+		if value >= 0 {
+			c.Value = vals[value]
+		}
+		out = append(out, c)
+	})
+	return out, err
+}
+
+// RollupCell is a number of events of one type in one group of several
+// dimensions.
+type RollupCell struct {
+	Keys       []string // the group's value of each dimension asked for
+	Type       string
+	BounceType string
+	N          int64
+}
+
+// columnDims returns the SQL of column dimensions (not ByNone, ByHour,
+// ByDay or ByTag).
+func (tx *Tx) columnDims(dims []Dim) ([]string, error) {
+	var cols []string
+	for _, d := range dims {
+		expr, err := tx.dimExpr(d)
+		if err != nil || d == ByNone || d == ByHour || d == ByDay {
+			return nil, fmt.Errorf("rollups cannot be grouped by %q with other dimensions", d)
+		}
+		cols = append(cols, expr)
+	}
+	return cols, nil
+}
+
+// RollupCells returns an organisation's event counts of the hours in
+// [from, to) from rollups_hourly, grouped by several column dimensions at
+// once (one read of the rows where one per dimension would read them each
+// time), of the event types named (all when none is).
+func RollupCells(ctx context.Context, tx *Tx, orgID string, from, to time.Time, dims []Dim, types ...string) ([]RollupCell, error) {
+	cols, err := tx.columnDims(dims)
+	if err != nil {
+		return nil, err
+	}
+	var out []RollupCell
+	err = sumCounts(ctx, tx, "rollups_hourly", append(cols, "event_type", "bounce_type"), orgID, from, to, types, func(vals []string, n int64) {
+		k := len(dims)
+		out = append(out, RollupCell{Keys: slices.Clone(vals[:k]), Type: vals[k], BounceType: vals[k+1], N: n})
+	})
+	return out, err
+}
+
+// FeedbackCount is a number of bounces or complaints with their SES
+// sub-type and status code, in one group.
+type FeedbackCount struct {
+	Key        string // the group (see Dim); "" for ByNone
+	Type       string // Bounce or Complaint
+	BounceType string // Permanent, Transient, Undetermined; "" for a complaint
+	SubType    string // the bounce's or complaint's SES sub-type
+	StatusCode string // the bounce diagnostic's enhanced status code, or ""
+	N          int64
+}
+
+// FeedbackCounts returns an organisation's bounces and complaints of the
+// hours in [from, to), grouped by by (not ByTag), sub-type and status code.
+func FeedbackCounts(ctx context.Context, tx *Tx, orgID string, from, to time.Time, by Dim) ([]FeedbackCount, error) {
+	var cols []string
+	expr, err := tx.dimExpr(by)
+	if err != nil {
+		return nil, err
+	}
+	if expr != "" {
+		cols = append(cols, expr)
+	}
+	var out []FeedbackCount
+	err = sumCounts(ctx, tx, "rollups_feedback_hourly", append(cols, "event_type", "bounce_type", "bounce_subtype", "status_code"), orgID, from, to, nil,
+		func(vals []string, n int64) {
+			c := FeedbackCount{N: n}
+			if len(vals) == 5 {
+				c.Key, vals = vals[0], vals[1:]
+			}
+			c.Type, c.BounceType, c.SubType, c.StatusCode = vals[0], vals[1], vals[2], vals[3]
+			out = append(out, c)
+		})
+	return out, err
+}
+
+// FeedbackCell is a FeedbackCount in a group of several dimensions.
+type FeedbackCell struct {
+	Keys []string // the group's value of each dimension asked for
+	FeedbackCount
+}
+
+// FeedbackCells returns an organisation's bounces and complaints of the
+// hours in [from, to), grouped by several column dimensions, sub-type and
+// status code.
+func FeedbackCells(ctx context.Context, tx *Tx, orgID string, from, to time.Time, dims []Dim) ([]FeedbackCell, error) {
+	cols, err := tx.columnDims(dims)
+	if err != nil {
+		return nil, err
+	}
+	var out []FeedbackCell
+	err = sumCounts(ctx, tx, "rollups_feedback_hourly", append(cols, "event_type", "bounce_type", "bounce_subtype", "status_code"), orgID, from, to, nil,
+		func(vals []string, n int64) {
+			k := len(dims)
+			out = append(out, FeedbackCell{Keys: slices.Clone(vals[:k]),
+				FeedbackCount: FeedbackCount{Type: vals[k], BounceType: vals[k+1], SubType: vals[k+2], StatusCode: vals[k+3], N: n}})
+		})
+	return out, err
+}
+
+// totalKey is one cell of the organisation's totals per hour.
+type totalKey struct {
+	hour                 time.Time
+	org, typ, bounceType string
+}
+
+func (a totalKey) less(b totalKey) bool {
+	if !a.hour.Equal(b.hour) {
+		return a.hour.Before(b.hour)
+	}
+	return a.org < b.org || a.org == b.org && (a.typ < b.typ || a.typ == b.typ && a.bounceType < b.bounceType)
+}
+
+// upsertTotalRollups counts new rows in the organisations' totals per hour.
+func upsertTotalRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
+	counts := map[totalKey]int{}
+	var order []totalKey
+	for _, r := range rows {
+		k := totalKey{r.At.UTC().Truncate(time.Hour), r.OrgID, r.Type, r.BounceType}
+		if _, ok := counts[k]; !ok {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
+	for start := 0; start < len(order); start += chunk {
+		part := order[start:min(start+chunk, len(order))]
+		args := make([]any, 0, len(part)*5)
+		for _, k := range part {
+			args = append(args, k.org, k.hour, k.typ, k.bounceType, counts[k])
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_totals_hourly (org_id, hour, event_type, bounce_type, count)
+			VALUES `+values(len(part), 5)+` ON CONFLICT (org_id, hour, event_type, bounce_type)
+			DO UPDATE SET count = rollups_totals_hourly.count + excluded.count`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert total rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// The bounds of the tag rollup. Without them a sender who tags each message
+// with a value of its own (a message or user id) would add rows like the
+// events do.
+const (
+	// MaxTagsPerMessage is how many of a message's tags are counted (by
+	// key, then value).
+	MaxTagsPerMessage = 10
+	// MaxTagLength is where longer keys and values are cut, in characters.
+	MaxTagLength = 100
+	// MaxTagKeysPerHour is how many keys an organisation's hour counts;
+	// events of further keys count under the key "" (other tags).
+	MaxTagKeysPerHour = 20
+	// MaxTagValuesPerHour is how many values of one key an organisation's
+	// hour counts; further values count under the value "" (other values).
+	MaxTagValuesPerHour = 100
+)
+
+// TagPair is one tag of a message.
+type TagPair struct{ Key, Value string }
+
+// MessageTags returns the tags of a message (EventRow.Tags, a JSON object
+// of tag → values) that the tag rollup counts: at most MaxTagsPerMessage,
+// in key and value order, cut at MaxTagLength.
+func MessageTags(tags string) []TagPair {
+	if tags == "" {
+		return nil
+	}
+	var m map[string][]string
+	if json.Unmarshal([]byte(tags), &m) != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []TagPair
+	for _, k := range keys {
+		vs := append([]string(nil), m[k]...)
+		sort.Strings(vs)
+		for _, v := range vs {
+			p := TagPair{cutTag(k), cutTag(v)}
+			if len(out) > 0 && out[len(out)-1] == p {
+				continue
+			}
+			out = append(out, p)
+			if len(out) == MaxTagsPerMessage {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// cutTag cuts a tag's key or value at MaxTagLength characters, without the
+// NUL characters PostgreSQL's text cannot hold (JSON can, escaped).
+func cutTag(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	if utf8.RuneCountInString(s) <= MaxTagLength {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:MaxTagLength])
+}
+
+// tagKey is one cell of the tag rollup.
+type tagKey struct {
+	hour                      time.Time
+	org, key, value, typ, bnc string
+}
+
+func (a tagKey) less(b tagKey) bool {
+	if !a.hour.Equal(b.hour) {
+		return a.hour.Before(b.hour)
+	}
+	x := [...]string{a.org, a.key, a.value, a.typ, a.bnc}
+	y := [...]string{b.org, b.key, b.value, b.typ, b.bnc}
+	for i := range x {
+		if x[i] != y[i] {
+			return x[i] < y[i]
+		}
+	}
+	return false
+}
+
+// orgHour is an organisation's hour, the scope of the tag caps.
+type orgHour struct {
+	org  string
+	hour time.Time
+}
+
+// tagCaps is what an organisation's hour already counts: its keys and the
+// values of each (the overflow buckets "" not included).
+type tagCaps map[string]map[string]bool
+
+// admit returns the cell a tag counts in, and records it.
+func (c tagCaps) admit(p TagPair) TagPair {
+	if p.Key == "" {
+		return TagPair{}
+	}
+	vals, ok := c[p.Key]
+	if !ok {
+		if len(c) >= MaxTagKeysPerHour {
+			return TagPair{}
+		}
+		vals = map[string]bool{}
+		c[p.Key] = vals
+	}
+	if p.Value == "" || vals[p.Value] {
+		return p
+	}
+	if len(vals) >= MaxTagValuesPerHour {
+		return TagPair{Key: p.Key}
+	}
+	vals[p.Value] = true
+	return p
+}
+
+// loadTagCaps reads what an organisation's hour counts already: at most
+// MaxTagKeysPerHour × (MaxTagValuesPerHour + 1) rows, by the primary key.
+func loadTagCaps(ctx context.Context, tx *Tx, oh orgHour) (tagCaps, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT tag_key, tag_value FROM rollups_tags_hourly WHERE org_id = ? AND hour = ?`, oh.org, oh.hour)
+	if err != nil {
+		return nil, fmt.Errorf("tag rollup caps: %w", err)
+	}
+	defer rows.Close()
+	caps := tagCaps{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("tag rollup caps: %w", err)
+		}
+		if k == "" {
+			continue
+		}
+		if caps[k] == nil {
+			caps[k] = map[string]bool{}
+		}
+		if v != "" {
+			caps[k][v] = true
+		}
+	}
+	return caps, rows.Err()
+}
+
+// tagLockClass is the first key of the advisory locks that serialise, on
+// PostgreSQL, the writers counting tags of one organisation's hour: each
+// reads the keys and values counted so far before it adds to them, and two
+// at once would each admit values up to the caps.
+const tagLockClass = 7364502
+
+// lockTagHours takes the advisory locks of the organisations' hours, in the
+// order of their lock keys, so that writers cannot deadlock on them. They
+// come after the rollups_hourly rows and before the tag rows in the lock
+// order of InsertEvents, and are released at commit.
+func lockTagHours(ctx context.Context, tx *Tx, ohs []orgHour) error {
+	if tx.engine != Postgres {
+		return nil // one writer
+	}
+	keys := make([]int32, 0, len(ohs))
+	for _, oh := range ohs {
+		h := fnv.New32a()
+		h.Write([]byte(oh.org))
+		h.Write([]byte(oh.hour.UTC().Format(time.RFC3339)))
+		keys = append(keys, int32(h.Sum32()))
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	for _, k := range keys {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(?::int4, ?::int4)`, tagLockClass, k); err != nil {
+			return fmt.Errorf("lock tag rollup hour: %w", err)
+		}
+	}
+	return nil
+}
+
+// upsertTagRollups counts new rows in the tag rollup, within its caps.
+func upsertTagRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
+	parsed := map[string][]TagPair{}
+	caps := map[orgHour]tagCaps{}
+	var hours []orgHour
+	for _, r := range rows {
+		if r.Tags == "" {
+			continue
+		}
+		pairs, ok := parsed[r.Tags]
+		if !ok {
+			pairs = MessageTags(r.Tags)
+			parsed[r.Tags] = pairs
+		}
+		if oh := (orgHour{r.OrgID, r.At.UTC().Truncate(time.Hour)}); len(pairs) > 0 && caps[oh] == nil {
+			caps[oh] = tagCaps{}
+			hours = append(hours, oh)
+		}
+	}
+	if len(hours) == 0 {
+		return nil
+	}
+	if err := lockTagHours(ctx, tx, hours); err != nil {
+		return err
+	}
+	for _, oh := range hours {
+		c, err := loadTagCaps(ctx, tx, oh)
+		if err != nil {
+			return err
+		}
+		caps[oh] = c
+	}
+	counts := map[tagKey]int{}
+	var order []tagKey
+	for _, r := range rows {
+		pairs := parsed[r.Tags]
+		if len(pairs) == 0 {
+			continue
+		}
+		oh := orgHour{r.OrgID, r.At.UTC().Truncate(time.Hour)}
+		c := caps[oh]
+		for _, p := range pairs {
+			p = c.admit(p)
+			k := tagKey{oh.hour, r.OrgID, p.Key, p.Value, r.Type, r.BounceType}
+			if _, ok := counts[k]; !ok {
+				order = append(order, k)
+			}
+			counts[k]++
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
+	for start := 0; start < len(order); start += chunk {
+		part := order[start:min(start+chunk, len(order))]
+		args := make([]any, 0, len(part)*7)
+		for _, k := range part {
+			args = append(args, k.org, k.hour, k.key, k.value, k.typ, k.bnc, counts[k])
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_tags_hourly (org_id, hour, tag_key, tag_value, event_type, bounce_type, count)
+			VALUES `+values(len(part), 7)+` ON CONFLICT (org_id, hour, tag_key, tag_value, event_type, bounce_type)
+			DO UPDATE SET count = rollups_tags_hourly.count + excluded.count`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert tag rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// feedbackKey is one cell of the bounce and complaint rollup.
+type feedbackKey struct {
+	rollupKey
+	sub, code string
+}
+
+func (a feedbackKey) less(b feedbackKey) bool {
+	if a.rollupKey != b.rollupKey {
+		return a.rollupKey.less(b.rollupKey)
+	}
+	return a.sub < b.sub || a.sub == b.sub && a.code < b.code
+}
+
+// upsertFeedbackRollups counts new bounces and complaints with their
+// sub-type and status code.
+func upsertFeedbackRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
+	counts := map[feedbackKey]int{}
+	var order []feedbackKey
+	for _, r := range rows {
+		if r.Type != "Bounce" && r.Type != "Complaint" {
+			continue
+		}
+		code := ""
+		if r.Type == "Bounce" {
+			code = insight.StatusCode(r.Diagnostic)
+		}
+		k := feedbackKey{rollupKey{r.OrgID, r.ConnectionID, r.ConfigSet, r.SendingDomain, r.Template, domainOf(r.Recipient), r.Type, r.BounceType,
+			r.At.UTC().Truncate(time.Hour)}, r.BounceSub, code}
+		if _, ok := counts[k]; !ok {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
+	for start := 0; start < len(order); start += chunk {
+		part := order[start:min(start+chunk, len(order))]
+		args := make([]any, 0, len(part)*12)
+		for _, k := range part {
+			args = append(args, k.org, k.hour, k.conn, k.cfg, k.sendDomain, k.template, k.rcptDomain, k.typ, k.bounce, k.sub, k.code, counts[k])
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_feedback_hourly (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain,
+				event_type, bounce_type, bounce_subtype, status_code, count)
+			VALUES `+values(len(part), 12)+` ON CONFLICT (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain,
+				event_type, bounce_type, bounce_subtype, status_code)
+			DO UPDATE SET count = rollups_feedback_hourly.count + excluded.count`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert feedback rollups: %w", err)
+		}
+	}
+	return nil
+}
+
+// TagLabel writes a tag rollup cell for people: "key: value", with the
+// overflow buckets named.
+func TagLabel(key, value string) string {
+	switch {
+	case key == "":
+		return "(other tags)"
+	case value == "":
+		return key + ": (other values)"
+	}
+	return key + ": " + value
+}
