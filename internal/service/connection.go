@@ -239,30 +239,3 @@ func (s *Service) Connection(ctx context.Context, a *domain.Actor, id string) (*
 	})
 	return c, err
 }
-
-// Message returns an SES message with its recipients and events. Without
-// the recipients:read permission the addresses are blanked. Errors:
-// EForbidden, ENotFound.
-func (s *Service) Message(ctx context.Context, a *domain.Actor, messageID string) (*domain.Message, error) {
-	if err := a.Require(domain.ActMessagesView); err != nil {
-		return nil, err
-	}
-	var m *domain.Message
-	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
-		m, err = store.Message(ctx, tx, a.OrgID, messageID)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !a.Can(domain.ActRecipientsRead) {
-		for i := range m.Recipients {
-			m.Recipients[i].Address = ""
-		}
-		for i := range m.Events {
-			// Diagnostic codes and links often hold the address too.
-			m.Events[i].Recipient, m.Events[i].Diagnostic, m.Events[i].Link = "", "", ""
-		}
-	}
-	return m, nil
-}
