@@ -34,6 +34,14 @@ type Org struct {
 	CreatedAt     time.Time
 }
 
+// RetentionStart is the first moment of event data an organisation with
+// this retention keeps at now: midnight UTC of the oldest kept day. Data
+// before it is gone, so ranges that start earlier are refused.
+func RetentionStart(now time.Time, retentionDays int) time.Time {
+	y, m, d := now.UTC().AddDate(0, 0, -max(retentionDays, 1)).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
 // Membership is a user's place in an organisation.
 type Membership struct {
 	OrgID     string

@@ -20,14 +20,6 @@ const recipientDefaultRange = 30 * 24 * time.Hour
 // whose timestamps run a little ahead of this server's clock.
 const recipientRangeSkew = 5 * time.Minute
 
-// recipientRetentionStart is the first moment of an organisation's retention
-// window: the start of the UTC day retentionDays ago. Whole days, so that a
-// range chosen by date in a form is in the window when its day is.
-func recipientRetentionStart(now time.Time, retentionDays int) time.Time {
-	y, m, d := now.UTC().AddDate(0, 0, -retentionDays).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
 // retainedRange resolves a time range [from, to) over event data for the
 // organisation: from defaults to recipientDefaultRange ago (or the retention
 // window's start, when later), to to now. Errors: EInvalid (from not
@@ -42,7 +34,7 @@ func (s *Service) retainedRange(ctx context.Context, orgID string, from, to *tim
 		return time.Time{}, time.Time{}, err
 	}
 	now := s.DB.Now()
-	start := recipientRetentionStart(now, org.RetentionDays)
+	start := domain.RetentionStart(now, org.RetentionDays)
 	f, t := now.Add(-recipientDefaultRange), now.Add(recipientRangeSkew)
 	if f.Before(start) {
 		f = start

@@ -292,7 +292,7 @@ func (s *Service) searchRange(ctx context.Context, orgID string, from, to time.T
 		return from, to, err
 	}
 	now := s.DB.Now().UTC()
-	start := now.AddDate(0, 0, -max(org.RetentionDays, 1)).Truncate(24 * time.Hour)
+	start := domain.RetentionStart(now, org.RetentionDays)
 	if from.IsZero() {
 		from = now.Add(-searchDefaultRange)
 		if from.Before(start) {

@@ -68,14 +68,6 @@ type StatsQuery struct {
 	Interval string
 }
 
-// statsRetentionStart is the first moment of an organisation's retention
-// window: the start of the UTC day retentionDays ago (the rule of the
-// message search).
-func statsRetentionStart(now time.Time, retentionDays int) time.Time {
-	y, m, d := now.UTC().AddDate(0, 0, -retentionDays).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
 // statsRange checks a query against the limits and the retention window
 // and widens it to whole intervals. Errors: EInvalid naming from, to or
 // interval; ERetentionExceeded (from before the retention window).
@@ -110,7 +102,7 @@ func statsRange(now time.Time, retentionDays int, q StatsQuery) (StatsRange, err
 	default:
 		return StatsRange{}, domain.FieldError("interval", "Unknown interval %q: use hour or day.", q.Interval)
 	}
-	if start := statsRetentionStart(now, retentionDays); from.Before(start) {
+	if start := domain.RetentionStart(now, retentionDays); from.Before(start) {
 		return StatsRange{}, &domain.Error{Code: domain.ERetentionExceeded, Field: "from",
 			Message: fmt.Sprintf("This organisation keeps event data for %s: choose a start on or after %s.", statsDaysText(retentionDays), start.Format("2006-01-02"))}
 	}
