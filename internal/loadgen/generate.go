@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"sendops/internal/seswire"
 )
 
 // Event is one SES event as loadgen sent it: what the API must show once.
@@ -204,115 +206,17 @@ func feedback(rng *rand.Rand) string {
 
 // The wire shapes of the SES event-publishing format (SES developer guide,
 // "Examples of event data that Amazon SES publishes").
-type (
-	wireEnvelope struct {
-		Version    string     `json:"version"`
-		ID         string     `json:"id"`
-		DetailType string     `json:"detail-type"`
-		Source     string     `json:"source"`
-		Account    string     `json:"account"`
-		Time       string     `json:"time"`
-		Region     string     `json:"region"`
-		Resources  []string   `json:"resources"`
-		Detail     wireDetail `json:"detail"`
-	}
-	wireDetail struct {
-		EventType     string         `json:"eventType"`
-		Mail          wireMail       `json:"mail"`
-		Send          *struct{}      `json:"send,omitempty"`
-		Delivery      *wireDelivery  `json:"delivery,omitempty"`
-		Bounce        *wireBounce    `json:"bounce,omitempty"`
-		Complaint     *wireComplaint `json:"complaint,omitempty"`
-		DeliveryDelay *wireDelay     `json:"deliveryDelay,omitempty"`
-		Open          *wireOpen      `json:"open,omitempty"`
-		Click         *wireClick     `json:"click,omitempty"`
-	}
-	wireMail struct {
-		Timestamp        string              `json:"timestamp"`
-		Source           string              `json:"source"`
-		SourceArn        string              `json:"sourceArn"`
-		SendingAccountID string              `json:"sendingAccountId"`
-		MessageID        string              `json:"messageId"`
-		Destination      []string            `json:"destination"`
-		HeadersTruncated bool                `json:"headersTruncated"`
-		Headers          []wireHeader        `json:"headers"`
-		CommonHeaders    wireCommonHeaders   `json:"commonHeaders"`
-		Tags             map[string][]string `json:"tags"`
-	}
-	wireHeader struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	wireCommonHeaders struct {
-		From      []string `json:"from"`
-		To        []string `json:"to"`
-		MessageID string   `json:"messageId"`
-		Subject   string   `json:"subject"`
-	}
-	wireDelivery struct {
-		Timestamp            string   `json:"timestamp"`
-		ProcessingTimeMillis int64    `json:"processingTimeMillis"`
-		Recipients           []string `json:"recipients"`
-		SMTPResponse         string   `json:"smtpResponse"`
-		RemoteMtaIP          string   `json:"remoteMtaIp"`
-		ReportingMTA         string   `json:"reportingMTA"`
-	}
-	wireBounce struct {
-		BounceType        string            `json:"bounceType"`
-		BounceSubType     string            `json:"bounceSubType"`
-		BouncedRecipients []wireRecipStatus `json:"bouncedRecipients"`
-		Timestamp         string            `json:"timestamp"`
-		FeedbackID        string            `json:"feedbackId"`
-		ReportingMTA      string            `json:"reportingMTA"`
-	}
-	wireRecipStatus struct {
-		EmailAddress   string `json:"emailAddress"`
-		Action         string `json:"action,omitempty"`
-		Status         string `json:"status"`
-		DiagnosticCode string `json:"diagnosticCode"`
-	}
-	wireComplaint struct {
-		ComplainedRecipients []struct {
-			EmailAddress string `json:"emailAddress"`
-		} `json:"complainedRecipients"`
-		Timestamp             string `json:"timestamp"`
-		FeedbackID            string `json:"feedbackId"`
-		UserAgent             string `json:"userAgent"`
-		ComplaintFeedbackType string `json:"complaintFeedbackType"`
-		ArrivalDate           string `json:"arrivalDate"`
-	}
-	wireDelay struct {
-		Timestamp         string            `json:"timestamp"`
-		DelayType         string            `json:"delayType"`
-		ExpirationTime    string            `json:"expirationTime"`
-		DelayedRecipients []wireRecipStatus `json:"delayedRecipients"`
-	}
-	wireOpen struct {
-		Timestamp string `json:"timestamp"`
-		UserAgent string `json:"userAgent"`
-		IPAddress string `json:"ipAddress"`
-	}
-	wireClick struct {
-		Timestamp string              `json:"timestamp"`
-		IPAddress string              `json:"ipAddress"`
-		Link      string              `json:"link"`
-		LinkTags  map[string][]string `json:"linkTags,omitempty"`
-		UserAgent string              `json:"userAgent"`
-	}
-)
 
 var detailTypes = map[string]string{
 	"Send": "Email Sent", "Delivery": "Email Delivered", "Bounce": "Email Bounced", "Complaint": "Email Complaint Received",
 	"DeliveryDelay": "Email Delivery Delayed", "Open": "Email Opened", "Click": "Email Clicked",
 }
 
-const sesTime = "2006-01-02T15:04:05.000Z"
-
 // body returns the EventBridge envelope of event j of m, as an API
 // destination posts it.
 func (g *Generator) body(m *message, j int) []byte {
 	e := &m.events[j]
-	ts := e.Time.Format(sesTime)
+	ts := e.Time.Format(seswire.Time)
 	to := strings.Join(m.destination, ", ")
 	tags := map[string][]string{
 		"ses:configuration-set":  {m.configSet},
@@ -328,17 +232,17 @@ func (g *Generator) body(m *message, j int) []byte {
 	if e.Type != "Send" {
 		tags["ses:outgoing-ip"] = []string{"54.240.8.42"}
 	}
-	d := wireDetail{
+	d := seswire.Event{
 		EventType: e.Type,
-		Mail: wireMail{
-			Timestamp: m.mailTime.Format(sesTime), Source: m.source,
+		Mail: &seswire.Mail{
+			Timestamp: m.mailTime.Format(seswire.Time), Source: m.source,
 			SourceArn:        "arn:aws:ses:" + g.Region + ":" + g.Account + ":identity/" + m.fromDomain,
 			SendingAccountID: g.Account, MessageID: m.id, Destination: m.destination,
-			Headers: []wireHeader{
-				{"From", m.source}, {"To", to}, {"Subject", m.subject}, {"MIME-Version", "1.0"},
-				{"Content-Type", `multipart/alternative; boundary="----=_Part_` + m.hex[:10] + `"`},
+			Headers: []seswire.Header{
+				{Name: "From", Value: m.source}, {Name: "To", Value: to}, {Name: "Subject", Value: m.subject}, {Name: "MIME-Version", Value: "1.0"},
+				{Name: "Content-Type", Value: `multipart/alternative; boundary="----=_Part_` + m.hex[:10] + `"`},
 			},
-			CommonHeaders: wireCommonHeaders{From: []string{m.source}, To: m.destination, MessageID: m.id, Subject: m.subject},
+			CommonHeaders: seswire.CommonHeaders{From: []string{m.source}, To: m.destination, MessageID: m.id, Subject: m.subject},
 			Tags:          tags,
 		},
 	}
@@ -346,35 +250,33 @@ func (g *Generator) body(m *message, j int) []byte {
 	case "Send":
 		d.Send = &struct{}{}
 	case "Delivery":
-		d.Delivery = &wireDelivery{Timestamp: ts, ProcessingTimeMillis: e.Time.Sub(m.mailTime).Milliseconds(), Recipients: e.Recipients,
+		d.Delivery = &seswire.Delivery{Timestamp: ts, ProcessingTimeMillis: e.Time.Sub(m.mailTime).Milliseconds(), Recipients: e.Recipients,
 			SMTPResponse: e.smtpResponse, RemoteMtaIP: e.ip, ReportingMTA: "a8-42.smtp-out.amazonses.com"}
 	case "Bounce":
-		d.Bounce = &wireBounce{BounceType: e.bounceType, BounceSubType: e.subType, Timestamp: ts, FeedbackID: e.feedbackID,
+		d.Bounce = &seswire.Bounce{BounceType: e.bounceType, BounceSubType: e.subType, Timestamp: ts, FeedbackID: e.feedbackID,
 			ReportingMTA: "dsn; a8-42.smtp-out.amazonses.com"}
 		for _, r := range e.Recipients {
-			d.Bounce.BouncedRecipients = append(d.Bounce.BouncedRecipients, wireRecipStatus{EmailAddress: r, Action: "failed", Status: e.status, DiagnosticCode: e.diagnostic})
+			d.Bounce.BouncedRecipients = append(d.Bounce.BouncedRecipients, seswire.RecipStatus{EmailAddress: r, Action: "failed", Status: e.status, DiagnosticCode: e.diagnostic})
 		}
 	case "Complaint":
-		c := &wireComplaint{Timestamp: ts, FeedbackID: e.feedbackID, UserAgent: e.userAgent, ComplaintFeedbackType: e.subType, ArrivalDate: ts}
+		c := &seswire.Complaint{Timestamp: ts, FeedbackID: e.feedbackID, UserAgent: e.userAgent, ComplaintFeedbackType: e.subType, ArrivalDate: ts}
 		for _, r := range e.Recipients {
-			c.ComplainedRecipients = append(c.ComplainedRecipients, struct {
-				EmailAddress string `json:"emailAddress"`
-			}{r})
+			c.ComplainedRecipients = append(c.ComplainedRecipients, seswire.Address{EmailAddress: r})
 		}
 		d.Complaint = c
 	case "DeliveryDelay":
-		dd := &wireDelay{Timestamp: ts, DelayType: e.subType, ExpirationTime: m.mailTime.Add(14 * time.Hour).Format(sesTime)}
+		dd := &seswire.Delay{Timestamp: ts, DelayType: e.subType, ExpirationTime: m.mailTime.Add(14 * time.Hour).Format(seswire.Time)}
 		for _, r := range e.Recipients {
-			dd.DelayedRecipients = append(dd.DelayedRecipients, wireRecipStatus{EmailAddress: r, Status: e.status, DiagnosticCode: e.diagnostic})
+			dd.DelayedRecipients = append(dd.DelayedRecipients, seswire.RecipStatus{EmailAddress: r, Status: e.status, DiagnosticCode: e.diagnostic})
 		}
 		d.DeliveryDelay = dd
 	case "Open":
-		d.Open = &wireOpen{Timestamp: ts, UserAgent: e.userAgent, IPAddress: e.ip}
+		d.Open = &seswire.Open{Timestamp: ts, UserAgent: e.userAgent, IPAddress: e.ip}
 	case "Click":
-		d.Click = &wireClick{Timestamp: ts, IPAddress: e.ip, Link: e.link, UserAgent: e.userAgent,
+		d.Click = &seswire.Click{Timestamp: ts, IPAddress: e.ip, Link: e.link, UserAgent: e.userAgent,
 			LinkTags: map[string][]string{"campaign": {m.configSet}}}
 	}
-	env := wireEnvelope{
+	env := seswire.Envelope{
 		Version: "0", ID: envelopeID(m, j), DetailType: detailTypes[e.Type], Source: "aws.ses",
 		Account: g.Account, Time: e.Time.Truncate(time.Second).Format(time.RFC3339), Region: g.Region,
 		Resources: []string{"arn:aws:ses:" + g.Region + ":" + g.Account + ":configuration-set/" + m.configSet},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sendops/internal/insight"
+	"sendops/internal/seswire"
 )
 
 // stream is a kind of mail the synthetic sender sends.
@@ -203,8 +204,8 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 		idb[k] = byte(rng.Uint32())
 	}
 	h := hex.EncodeToString(idb[:])
-	m := &wireMail{
-		Timestamp: mailTime.Format(sesTime), Source: st.sender,
+	m := &seswire.Mail{
+		Timestamp: mailTime.Format(seswire.Time), Source: st.sender,
 		SourceArn:        "arn:aws:ses:" + g.region + ":" + g.account + ":identity/" + domainOf(st.sender),
 		SendingAccountID: g.account, CallerIdentity: "shop-app",
 		MessageID: fmt.Sprintf("0100%012x-%s-%s-%s-%s%08x-000000", mailTime.UnixMilli(), h[:8], h[8:12], h[12:16], h[16:20], uint32(i)),
@@ -237,9 +238,9 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 		}
 	}
 	to := strings.Join(m.Destination, ", ")
-	m.Headers = []wireHeader{{"From", "Acme Shop <" + st.sender + ">"}, {"To", to}, {"Subject", subject}, {"MIME-Version", "1.0"},
-		{"Content-Type", `multipart/alternative; boundary="----=_Part_` + h[:10] + `"`}}
-	m.CommonHeaders = wireCommonHeaders{From: []string{"Acme Shop <" + st.sender + ">"}, To: m.Destination, MessageID: m.MessageID, Subject: subject}
+	m.Headers = []seswire.Header{{Name: "From", Value: "Acme Shop <" + st.sender + ">"}, {Name: "To", Value: to}, {Name: "Subject", Value: subject}, {Name: "MIME-Version", Value: "1.0"},
+		{Name: "Content-Type", Value: `multipart/alternative; boundary="----=_Part_` + h[:10] + `"`}}
+	m.CommonHeaders = seswire.CommonHeaders{From: []string{"Acme Shop <" + st.sender + ">"}, To: m.Destination, MessageID: m.MessageID, Subject: subject}
 	m.Tags = map[string][]string{
 		"ses:configuration-set":  {st.configSet},
 		"ses:source-ip":          {"203.0.113.17"},
@@ -259,17 +260,17 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 	b := &builder{mail: m, end: end, used: map[string]bool{}}
 	// A template that cannot be rendered: SES sends nothing.
 	if st.kind == "promotion" && rng.Float64() < 0.002 {
-		b.add(wireEvent{EventType: "Rendering Failure", Failure: &wireFailure{TemplateName: st.template,
+		b.add(seswire.Event{EventType: "Rendering Failure", Failure: &seswire.Failure{TemplateName: st.template,
 			ErrorMessage: "Attribute 'first_name' is not present in the rendering data."}}, mailTime)
 		return m.MessageID, b.events
 	}
-	b.add(wireEvent{EventType: "Send", Send: &struct{}{}}, mailTime)
+	b.add(seswire.Event{EventType: "Send", Send: &struct{}{}}, mailTime)
 	mta := fmt.Sprintf("a8-%d.smtp-out.amazonses.com", 30+rng.IntN(60))
 	var delivered []recipient
 	for k, r := range rcpts {
 		at := mailTime.Add(time.Duration(700+rng.IntN(4000)+k) * time.Millisecond)
 		deliver := func(at time.Time) {
-			b.add(wireEvent{EventType: "Delivery", Delivery: &wireDelivery{Timestamp: at.Format(sesTime), ProcessingTimeMillis: at.Sub(mailTime).Milliseconds(),
+			b.add(seswire.Event{EventType: "Delivery", Delivery: &seswire.Delivery{Timestamp: at.Format(seswire.Time), ProcessingTimeMillis: at.Sub(mailTime).Milliseconds(),
 				Recipients: []string{r.addr}, SMTPResponse: smtpOK(r.provider, h, m.MessageID), RemoteMtaIP: mtaIP(r.provider, rng), ReportingMTA: mta}}, at)
 			delivered = append(delivered, r)
 		}
@@ -278,9 +279,9 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 			if sub == "OnAccountSuppressionList" {
 				reporting = "dns; amazonses.com"
 			}
-			b.add(wireEvent{EventType: "Bounce", Bounce: &wireBounce{BounceType: typ, BounceSubType: sub, Timestamp: at.Format(sesTime),
+			b.add(seswire.Event{EventType: "Bounce", Bounce: &seswire.Bounce{BounceType: typ, BounceSubType: sub, Timestamp: at.Format(seswire.Time),
 				FeedbackID: feedbackID(rng), ReportingMTA: reporting,
-				BouncedRecipients: []wireRecipStatus{{EmailAddress: r.addr, Action: "failed", Status: d.status, DiagnosticCode: d.text(r.addr)}}}}, at)
+				BouncedRecipients: []seswire.RecipStatus{{EmailAddress: r.addr, Action: "failed", Status: d.status, DiagnosticCode: d.text(r.addr)}}}}, at)
 		}
 		news := strings.HasSuffix(st.sender, "@news.acme-shop.test")
 		switch x := rng.Float64(); {
@@ -305,9 +306,9 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 			bounce("Transient", "MessageTooLarge", tooLarge, at)
 		case x < 0.035:
 			dt, d := delay(r, rng)
-			b.add(wireEvent{EventType: "DeliveryDelay", DeliveryDelay: &wireDelay{Timestamp: at.Format(sesTime), DelayType: dt,
-				ExpirationTime: mailTime.Add(14 * time.Hour).Format(sesTime), ReportingMTA: mta,
-				DelayedRecipients: []wireRecipStatus{{EmailAddress: r.addr, Status: d.status, DiagnosticCode: d.text(r.addr)}}}}, at)
+			b.add(seswire.Event{EventType: "DeliveryDelay", DeliveryDelay: &seswire.Delay{Timestamp: at.Format(seswire.Time), DelayType: dt,
+				ExpirationTime: mailTime.Add(14 * time.Hour).Format(seswire.Time), ReportingMTA: mta,
+				DelayedRecipients: []seswire.RecipStatus{{EmailAddress: r.addr, Status: d.status, DiagnosticCode: d.text(r.addr)}}}}, at)
 			if rng.IntN(3) > 0 {
 				deliver(at.Add(time.Duration(5+rng.IntN(90)) * time.Minute))
 			} else {
@@ -334,12 +335,12 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 			ft = "other"
 		}
 		at := mailTime.Add(time.Duration(1+rng.IntN(48*60)) * time.Minute)
-		c := &wireComplaint{Timestamp: at.Format(sesTime), FeedbackID: feedbackID(rng), ArrivalDate: at.Add(-time.Minute).Format(sesTime),
-			ComplainedRecipients: []wireAddress{{r.addr}}}
+		c := &seswire.Complaint{Timestamp: at.Format(seswire.Time), FeedbackID: feedbackID(rng), ArrivalDate: at.Add(-time.Minute).Format(seswire.Time),
+			ComplainedRecipients: []seswire.Address{{EmailAddress: r.addr}}}
 		if ft != "" {
 			c.UserAgent, c.ComplaintFeedbackType = ua, ft
 		}
-		b.add(wireEvent{EventType: "Complaint", Complaint: c}, at)
+		b.add(seswire.Event{EventType: "Complaint", Complaint: c}, at)
 	}
 	if len(delivered) > 0 && rng.Float64() < st.tracked {
 		// Opens and clicks name the whole destination: SES cannot tell
@@ -361,7 +362,7 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 				ua = agents[rng.IntN(len(agents))]
 			}
 			ip := fmt.Sprintf("66.249.%d.%d", rng.IntN(256), rng.IntN(256))
-			b.add(wireEvent{EventType: "Open", Open: &wireOpen{Timestamp: at.Format(sesTime), UserAgent: ua, IPAddress: ip}}, at)
+			b.add(seswire.Event{EventType: "Open", Open: &seswire.Open{Timestamp: at.Format(seswire.Time), UserAgent: ua, IPAddress: ip}}, at)
 			if rng.Float64() < 0.3 {
 				click := at.Add(time.Duration(2+rng.IntN(90)) * time.Second)
 				link := st.link
@@ -372,7 +373,7 @@ func (g *generator) message(i int, end time.Time) (string, []event) {
 					link = fmt.Sprintf(link, num)
 				}
 				ct := map[string][]string{"type": {st.kind}}
-				b.add(wireEvent{EventType: "Click", Click: &wireClick{Timestamp: click.Format(sesTime), IPAddress: fmt.Sprintf("198.51.100.%d", rng.IntN(256)),
+				b.add(seswire.Event{EventType: "Click", Click: &seswire.Click{Timestamp: click.Format(seswire.Time), IPAddress: fmt.Sprintf("198.51.100.%d", rng.IntN(256)),
 					Link: link, LinkTags: ct, UserAgent: browserAgents[rng.IntN(len(browserAgents))]}}, click)
 			}
 		}
@@ -384,13 +385,13 @@ func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')
 
 // builder collects a message's events as JSON.
 type builder struct {
-	mail   *wireMail
+	mail   *seswire.Mail
 	end    time.Time
 	used   map[string]bool
 	events []event
 }
 
-func (b *builder) add(e wireEvent, at time.Time) {
+func (b *builder) add(e seswire.Event, at time.Time) {
 	if !at.Before(b.end) {
 		return // not happened yet
 	}
@@ -400,7 +401,7 @@ func (b *builder) add(e wireEvent, at time.Time) {
 	}
 	b.used[e.EventType+at.String()] = true
 	e.Mail = b.mail
-	setTimestamp(&e, at.Format(sesTime))
+	setTimestamp(&e, at.Format(seswire.Time))
 	// As SES writes it: <, > and & as they are.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -413,7 +414,7 @@ func (b *builder) add(e wireEvent, at time.Time) {
 
 // setTimestamp sets the time of the event's own object, after add moved it
 // to keep (type, time) unique.
-func setTimestamp(e *wireEvent, ts string) {
+func setTimestamp(e *seswire.Event, ts string) {
 	switch {
 	case e.Delivery != nil:
 		e.Delivery.Timestamp = ts
@@ -548,101 +549,3 @@ func delay(r recipient, rng *rand.Rand) (string, diag) {
 	}
 	return "TransientCommunicationFailure", diag{"4.4.1", "smtp; 421 4.4.1 Connection timed out"}
 }
-
-const sesTime = "2006-01-02T15:04:05.000Z"
-
-// The event-publishing format (SES developer guide, "Examples of event
-// data that Amazon SES publishes").
-type (
-	wireEvent struct {
-		EventType     string         `json:"eventType"`
-		Mail          *wireMail      `json:"mail"`
-		Send          *struct{}      `json:"send,omitempty"`
-		Delivery      *wireDelivery  `json:"delivery,omitempty"`
-		Bounce        *wireBounce    `json:"bounce,omitempty"`
-		Complaint     *wireComplaint `json:"complaint,omitempty"`
-		DeliveryDelay *wireDelay     `json:"deliveryDelay,omitempty"`
-		Open          *wireOpen      `json:"open,omitempty"`
-		Click         *wireClick     `json:"click,omitempty"`
-		Failure       *wireFailure   `json:"failure,omitempty"`
-	}
-	wireMail struct {
-		Timestamp        string              `json:"timestamp"`
-		Source           string              `json:"source"`
-		SourceArn        string              `json:"sourceArn"`
-		SendingAccountID string              `json:"sendingAccountId"`
-		CallerIdentity   string              `json:"callerIdentity"`
-		MessageID        string              `json:"messageId"`
-		Destination      []string            `json:"destination"`
-		HeadersTruncated bool                `json:"headersTruncated"`
-		Headers          []wireHeader        `json:"headers"`
-		CommonHeaders    wireCommonHeaders   `json:"commonHeaders"`
-		Tags             map[string][]string `json:"tags"`
-	}
-	wireHeader struct {
-		Name  string `json:"name"`
-		Value string `json:"value"`
-	}
-	wireCommonHeaders struct {
-		From      []string `json:"from"`
-		To        []string `json:"to"`
-		MessageID string   `json:"messageId"`
-		Subject   string   `json:"subject"`
-	}
-	wireDelivery struct {
-		Timestamp            string   `json:"timestamp"`
-		ProcessingTimeMillis int64    `json:"processingTimeMillis"`
-		Recipients           []string `json:"recipients"`
-		SMTPResponse         string   `json:"smtpResponse"`
-		RemoteMtaIP          string   `json:"remoteMtaIp"`
-		ReportingMTA         string   `json:"reportingMTA"`
-	}
-	wireBounce struct {
-		BounceType        string            `json:"bounceType"`
-		BounceSubType     string            `json:"bounceSubType"`
-		BouncedRecipients []wireRecipStatus `json:"bouncedRecipients"`
-		Timestamp         string            `json:"timestamp"`
-		FeedbackID        string            `json:"feedbackId"`
-		ReportingMTA      string            `json:"reportingMTA"`
-	}
-	wireRecipStatus struct {
-		EmailAddress   string `json:"emailAddress"`
-		Action         string `json:"action,omitempty"`
-		Status         string `json:"status"`
-		DiagnosticCode string `json:"diagnosticCode"`
-	}
-	wireAddress struct {
-		EmailAddress string `json:"emailAddress"`
-	}
-	wireComplaint struct {
-		ComplainedRecipients  []wireAddress `json:"complainedRecipients"`
-		Timestamp             string        `json:"timestamp"`
-		FeedbackID            string        `json:"feedbackId"`
-		UserAgent             string        `json:"userAgent,omitempty"`
-		ComplaintFeedbackType string        `json:"complaintFeedbackType,omitempty"`
-		ArrivalDate           string        `json:"arrivalDate"`
-	}
-	wireDelay struct {
-		Timestamp         string            `json:"timestamp"`
-		DelayType         string            `json:"delayType"`
-		ExpirationTime    string            `json:"expirationTime"`
-		ReportingMTA      string            `json:"reportingMTA"`
-		DelayedRecipients []wireRecipStatus `json:"delayedRecipients"`
-	}
-	wireOpen struct {
-		Timestamp string `json:"timestamp"`
-		UserAgent string `json:"userAgent"`
-		IPAddress string `json:"ipAddress"`
-	}
-	wireClick struct {
-		Timestamp string              `json:"timestamp"`
-		IPAddress string              `json:"ipAddress"`
-		Link      string              `json:"link"`
-		LinkTags  map[string][]string `json:"linkTags,omitempty"`
-		UserAgent string              `json:"userAgent"`
-	}
-	wireFailure struct {
-		TemplateName string `json:"templateName"`
-		ErrorMessage string `json:"errorMessage"`
-	}
-)
