@@ -197,20 +197,8 @@ func TestCommands(t *testing.T) {
 // uses the API key against it.
 func serveAndCall(t *testing.T, env map[string]string, dsn, orgID, key string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var out, errOut syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Main(ctx, []string{"serve", "--addr", addr, "--db", dsn}, &out, &errOut, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	}()
+	run := startMain(t, "serve", dsn, env)
+	ctx, addr, done, errOut := run.ctx, run.addr, run.done, &run.errOut
 
 	client := &http.Client{Timeout: 2 * time.Second}
 	base := "http://" + addr
@@ -263,20 +251,55 @@ func serveAndCall(t *testing.T, env map[string]string, dsn, orgID, key string) {
 		}
 	}
 
-	cancel()
-	select {
-	case status := <-done:
-		if status != 0 {
-			t.Fatalf("serve exited with %d after its context ended; stderr:\n%s", status, errOut.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop within 20 s of its context ending")
-	}
+	run.stop(t)
 	if code, _ := get("/healthz", ""); code != 0 {
 		t.Fatalf("the server still answers (%d) after serve returned", code)
 	}
-	if out.String() != "" {
-		t.Errorf("serve wrote to stdout: %q", out.String())
+	if run.out.String() != "" {
+		t.Errorf("serve wrote to stdout: %q", run.out.String())
+	}
+}
+
+// running is a sendops command running in the background on a free
+// loopback address, as a user runs it.
+type running struct {
+	cmd         string
+	addr        string
+	ctx         context.Context
+	cancel      context.CancelFunc
+	out, errOut syncBuffer
+	done        chan int // its exit status
+}
+
+// startMain runs `sendops CMD --addr A --db dsn` with env until stop (or
+// the test's end).
+func startMain(t *testing.T, cmd, dsn string, env map[string]string) *running {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{cmd: cmd, addr: ln.Addr().String(), done: make(chan int, 1)}
+	ln.Close()
+	r.ctx, r.cancel = context.WithCancel(t.Context())
+	t.Cleanup(r.cancel)
+	go func() {
+		r.done <- cli.Main(r.ctx, []string{cmd, "--addr", r.addr, "--db", dsn}, &r.out, &r.errOut, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}()
+	return r
+}
+
+// stop ends the command's context and checks that it exits 0 within 20 s.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case status := <-r.done:
+		if status != 0 {
+			t.Fatalf("%s exited with %d after its context ended; stderr:\n%s", r.cmd, status, r.errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s did not stop within 20 s of its context ending", r.cmd)
 	}
 }
 

@@ -1,15 +1,12 @@
 package cli_test
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"sendops/internal/cli"
 	"sendops/internal/store"
 )
 
@@ -17,19 +14,8 @@ import (
 // database (or 30 s pass), then stops it and checks it stopped cleanly.
 func runDemo(t *testing.T, dsn string, env map[string]string, until func(db *store.DB) bool) (stdout string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var out, errOut syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- cli.Main(ctx, []string{"demo", "--addr", addr, "--db", dsn}, &out, &errOut, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	}()
+	run := startMain(t, "demo", dsn, env)
+	addr, done, out, errOut := run.addr, run.done, &run.out, &run.errOut
 
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "Sign in as") {
@@ -54,15 +40,7 @@ func runDemo(t *testing.T, dsn string, env map[string]string, until func(db *sto
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	cancel()
-	select {
-	case status := <-done:
-		if status != 0 {
-			t.Fatalf("demo exited with %d; stderr:\n%s", status, errOut.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("demo did not stop within 20 s of its context ending")
-	}
+	run.stop(t)
 	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Fatal("the server still answers after demo returned")

@@ -15,6 +15,7 @@ import (
 
 	"sendops/internal/awsconn"
 	"sendops/internal/domain"
+	"sendops/internal/secret"
 	"sendops/internal/store"
 )
 
@@ -50,7 +51,20 @@ func (s *Service) access(ctx context.Context, c *domain.Connection) (awsconn.Acc
 
 // orgExternalID returns an organisation's ExternalId (made on first use).
 func (s *Service) orgExternalID(ctx context.Context, orgID string) (string, error) {
-	return s.ExternalID(ctx, &domain.Actor{OrgID: orgID, Role: domain.RoleViewer})
+	// Read first: pages show it on every view, and SQLite has one writer.
+	var id string
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		id, err = store.ReadOrgExternalID(ctx, tx, orgID)
+		return err
+	})
+	if err != nil || id != "" {
+		return id, err
+	}
+	err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
+		id, err = store.OrgExternalID(ctx, tx, orgID, "sendops-"+secret.Token("")[:32])
+		return err
+	})
+	return id, err
 }
 
 // ConnectionInOrg returns ENotFound unless the connection belongs to the

@@ -48,19 +48,7 @@ func (s *Service) ExternalID(ctx context.Context, a *domain.Actor) (string, erro
 	if err := a.Require(domain.ActConnectionsView); err != nil {
 		return "", err
 	}
-	var id string
-	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
-		id, err = store.ReadOrgExternalID(ctx, tx, a.OrgID)
-		return err
-	})
-	if err != nil || id != "" {
-		return id, err
-	}
-	err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
-		id, err = store.OrgExternalID(ctx, tx, a.OrgID, "sendops-"+secret.Token("")[:32])
-		return err
-	})
-	return id, err
+	return s.orgExternalID(ctx, a.OrgID)
 }
 
 // accessFor checks the AWS part of a connection's input and, when it names

@@ -64,6 +64,22 @@ func sesCursor(token *string) string {
 	return store.EncodeCursor(*token)
 }
 
+// sesListing prepares one page of an SES listing for someone who may view
+// the connection's SES: the page size, SES's own token from the cursor, and
+// the client.
+func (s *Service) sesListing(ctx context.Context, a *domain.Actor, connID string, p domain.Page) (*sesv2.Client, int32, *string, error) {
+	size, err := pageSize(p)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	token, err := sesToken(p.Cursor)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	_, client, err := s.sesClient(ctx, a, domain.ActSESView, connID)
+	return client, size, token, err
+}
+
 // sesToken unwraps an API cursor into an AWS NextToken (nil for "").
 func sesToken(cursor string) (*string, error) {
 	if cursor == "" {

@@ -57,15 +57,7 @@ func checkConfigSetName(field, name string) (string, error) {
 // says why in DestinationsError. Anyone in the organisation, or read keys.
 // Errors: EForbidden, ENotFound, EInvalid, ETooMany, EAWS.
 func (s *Service) SESConfigSets(ctx context.Context, a *domain.Actor, connID string, p domain.Page, destinations bool) ([]SESConfigSet, string, error) {
-	size, err := pageSize(p)
-	if err != nil {
-		return nil, "", err
-	}
-	token, err := sesToken(p.Cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	_, client, err := s.sesClient(ctx, a, domain.ActSESView, connID)
+	client, size, token, err := s.sesListing(ctx, a, connID, p)
 	if err != nil {
 		return nil, "", err
 	}

@@ -75,15 +75,7 @@ func identityType(t sestypes.IdentityType) string {
 // (the cursor is SES's). Anyone in the organisation, or read keys. Errors:
 // EForbidden, ENotFound, EInvalid, ETooMany, EAWS.
 func (s *Service) SESIdentities(ctx context.Context, a *domain.Actor, connID string, p domain.Page) ([]SESIdentitySummary, string, error) {
-	size, err := pageSize(p)
-	if err != nil {
-		return nil, "", err
-	}
-	token, err := sesToken(p.Cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	_, client, err := s.sesClient(ctx, a, domain.ActSESView, connID)
+	client, size, token, err := s.sesListing(ctx, a, connID, p)
 	if err != nil {
 		return nil, "", err
 	}
