@@ -107,6 +107,11 @@ const (
 	ActSESManage        Action = "ses.manage"
 	ActSuppressionView  Action = "suppression.view"
 	ActSuppressionWrite Action = "suppression.manage"
+	// Templates: Git sources, their sync, preview and lint; pushing them
+	// to SES in a connection's account.
+	ActTemplatesView   Action = "templates.view"
+	ActTemplatesManage Action = "templates.manage"
+	ActTemplatesPush   Action = "templates.push"
 )
 
 // Permission says who may take an action: members whose role is at least
@@ -137,6 +142,9 @@ var Permissions = map[Action]Permission{
 	ActSESManage:        {RoleDeveloper, ScopeWrite},
 	ActSuppressionView:  {RoleViewer, ScopeRecipientsRead},
 	ActSuppressionWrite: {RoleDeveloper, ScopeWrite},
+	ActTemplatesView:    {RoleViewer, ScopeRead},
+	ActTemplatesManage:  {RoleDeveloper, ScopeWrite},
+	ActTemplatesPush:    {RoleDeveloper, ScopeWrite},
 }
 
 // Actor is who is acting on an organisation: a member signed in to the web
