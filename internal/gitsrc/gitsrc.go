@@ -21,7 +21,9 @@ type Auth struct {
 	SSHKey           []byte
 	SSHKeyPassphrase string
 	// SSHKnownHosts pins the server's host key (known_hosts format); empty
-	// accepts any host key.
+	// accepts any host key (the connection is encrypted but an impostor
+	// server cannot be told apart; public key authentication never reveals
+	// the key to it).
 	SSHKnownHosts []byte
 }
 
@@ -37,9 +39,13 @@ type Options struct {
 	// AllowFile allows file:// URLs and local paths (tests, development).
 	AllowFile bool
 	// AllowPrivate allows hosts that resolve to loopback, private or
-	// link-local addresses (a self-hosted Git server on a private network).
+	// link-local addresses (a self-hosted Git server on a private network),
+	// and plain http:// to such addresses only. Without it these addresses
+	// are refused in the URL and again when connecting, after DNS
+	// resolution.
 	AllowPrivate bool
-	// MaxBytes bounds the size of what a fetch downloads; 0: 256 MiB.
+	// MaxBytes bounds the size of what a fetch downloads (the packed,
+	// compressed history); 0: DefaultMaxBytes (256 MiB).
 	MaxBytes int64
 }
 
@@ -48,9 +54,9 @@ type Commit struct {
 	Hash        string
 	Author      string
 	AuthorEmail string
-	When        time.Time
-	Message     string
-	Parents     []string
+	When        time.Time // author time
+	Message     string    // full message, trailing newlines removed
+	Parents     []string  // first parent first
 }
 
 // Errors Fetch returns, wrapped with detail; errors.Is tells them apart.
@@ -69,10 +75,19 @@ type Repo struct {
 }
 
 // ValidateURL reports whether url is one Fetch accepts under opts: https://,
-// ssh:// or scp-like (git@host:path), and file:// only with AllowFile.
+// ssh:// or scp-like (git@host:path); http:// only with AllowPrivate (and
+// then only to a private address); file:// and local paths only with
+// AllowFile. Credentials in the URL are refused (the token has its own
+// field). Host names are not resolved here; a literal private address or
+// localhost is refused without AllowPrivate. The error matches ErrURL and
+// reads as a sentence for the user.
 func ValidateURL(url string, opts Options) error { return validateURL(url, opts) }
 
-// Fetch clones src's branch into memory.
+// Fetch clones src's branch into memory: its full history, no other
+// branch, no tags. HTTPS sends Auth.Token as the basic-auth password; SSH
+// authenticates with Auth.SSHKey. Errors match one of ErrURL, ErrAuth,
+// ErrNotFound, ErrTooLarge, ErrNetwork and ErrNoCommits, and their text is
+// a sentence for the user that never contains the credentials.
 func Fetch(ctx context.Context, src Source, opts Options) (*Repo, error) {
 	return fetch(ctx, src, opts)
 }
@@ -80,14 +95,19 @@ func Fetch(ctx context.Context, src Source, opts Options) (*Repo, error) {
 // Head is the branch's newest commit.
 func (r *Repo) Head() Commit { return r.impl.head() }
 
-// FS opens the tree of the commit hash, read-only. Symbolic links appear
-// with fs.ModeSymlink and cannot be opened.
+// FS opens the tree of the commit hash (40 hex digits), read-only. The
+// result implements fs.ReadDirFS, fs.StatFS, fs.ReadFileFS and
+// fs.ReadLinkFS. Symbolic links appear with fs.ModeSymlink (Stat does not
+// follow them) and cannot be opened; submodules are left out. An unknown
+// commit is an error matching ErrNotFound.
 func (r *Repo) FS(hash string) (fs.FS, error) { return r.impl.fs(hash) }
 
-// Log lists the commits reachable from the head, newest first, stopping
-// before stop (a commit hash; "" for none) or after max commits.
+// Log lists the branch's commits from the head, newest first, following
+// first parents (as git log --first-parent: a merge stands for the commits
+// it brings), stopping before stop (a commit hash; "" for none) or after
+// max commits (0 for no limit).
 func (r *Repo) Log(stop string, max int) ([]Commit, error) { return r.impl.log(stop, max) }
 
 // Changed lists the paths a commit changed against its first parent (every
-// path for a root commit).
+// path for a root commit), sorted; a rename lists both paths.
 func (r *Repo) Changed(hash string) ([]string, error) { return r.impl.changed(hash) }
