@@ -40,6 +40,8 @@ var Statements = []Statement{
 		"ses:ListSuppressedDestinations",
 		"ses:GetSuppressedDestination",
 		"ses:ListEmailTemplates",
+		"ses:GetEmailTemplate",
+		"ses:TestRenderEmailTemplate",
 	}},
 	{Sid: "SendOpsManageSES", Actions: []string{
 		"ses:CreateEmailIdentity",
@@ -51,6 +53,9 @@ var Statements = []Statement{
 		"ses:UpdateConfigurationSetEventDestination",
 		"ses:PutSuppressedDestination",
 		"ses:DeleteSuppressedDestination",
+		"ses:CreateEmailTemplate",
+		"ses:UpdateEmailTemplate",
+		"ses:DeleteEmailTemplate",
 	}},
 	{Sid: "SendOpsReadEventBridge", Actions: []string{
 		"events:ListRules",

@@ -182,7 +182,7 @@ func TestKeysRotate(t *testing.T) {
 
 		// Rotate while the first server runs.
 		status, out, errOut := sendops(ctx, envA, "keys", "rotate", "--db", e.DSN)
-		if want := "re-sealed 1 connection secret, 1 TOTP secret, 1 organisation key and 1 pipeline secret under key version 2\n"; status != 0 || !strings.HasPrefix(out, want) || errOut != "" {
+		if want := "re-sealed 1 connection secret, 1 TOTP secret, 1 organisation key, 1 pipeline secret, 0 Git credentials and 0 Git webhook secrets under key version 2\n"; status != 0 || !strings.HasPrefix(out, want) || errOut != "" {
 			t.Fatalf("keys rotate = %d, stdout %q, stderr %q; want 0 and %q", status, out, errOut, want)
 		}
 		after := sealedValues(t, e.DSN)
@@ -212,7 +212,7 @@ func TestKeysRotate(t *testing.T) {
 		// Run again: it finishes what the rotation left (the straggler)
 		// under the same version rather than making another.
 		status, out, errOut = sendops(ctx, envA, "keys", "rotate", "--db", e.DSN)
-		if want := "re-sealed 0 connection secrets, 1 TOTP secret, 0 organisation keys and 0 pipeline secrets under key version 2\n"; status != 0 || !strings.HasPrefix(out, want) || !strings.Contains(out, "already the newest") {
+		if want := "re-sealed 0 connection secrets, 1 TOTP secret, 0 organisation keys, 0 pipeline secrets, 0 Git credentials and 0 Git webhook secrets under key version 2\n"; status != 0 || !strings.HasPrefix(out, want) || !strings.Contains(out, "already the newest") {
 			t.Fatalf("keys rotate again = %d, stdout %q, stderr %q; want 0 and %q", status, out, errOut, want)
 		}
 		allUnder(t, sealedValues(t, e.DSN), 2)
@@ -250,7 +250,7 @@ func TestKeysRotate(t *testing.T) {
 		f.works(t, third, "with the new key and the previous one")
 		third.Close()
 		status, out, errOut = sendops(ctx, envBA, "keys", "rotate")
-		if want := "re-sealed 1 connection secret, 1 TOTP secret, 1 organisation key and 1 pipeline secret under key version 3\n"; status != 0 || !strings.HasPrefix(out, want) || !strings.Contains(out, "remove SENDOPS_SECRET_KEY_PREVIOUS") {
+		if want := "re-sealed 1 connection secret, 1 TOTP secret, 1 organisation key, 1 pipeline secret, 0 Git credentials and 0 Git webhook secrets under key version 3\n"; status != 0 || !strings.HasPrefix(out, want) || !strings.Contains(out, "remove SENDOPS_SECRET_KEY_PREVIOUS") {
 			t.Fatalf("keys rotate to the new key = %d, stdout %q, stderr %q; want 0 and %q", status, out, errOut, want)
 		}
 		allUnder(t, sealedValues(t, e.DSN), 3)

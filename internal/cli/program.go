@@ -59,6 +59,10 @@ type Program struct {
 	// in the process, which connections may name (service.Service).
 	SandboxEndpoint string
 
+	// GitAllowFile lets template sources name file:// repositories (tests
+	// only: never set from configuration).
+	GitAllowFile bool
+
 	// Listener, when set before Open, is served instead of listening on
 	// Config.Addr (tests listen first to know the port).
 	Listener net.Listener
@@ -116,6 +120,11 @@ func (p *Program) Open(ctx context.Context) error {
 		defer p.workers.Done()
 		p.Service.Run(wctx, 10*time.Minute)
 	}()
+	p.workers.Add(1)
+	go func() {
+		defer p.workers.Done()
+		p.Service.RunTemplateSync(wctx)
+	}()
 	p.Logger.Info("sendops serving", "addr", p.listener.Addr().String(), "url", c.BaseURL, "db", string(p.DB.Engine), "version", Version)
 	return nil
 }
@@ -157,6 +166,7 @@ func (p *Program) openService(ctx context.Context) (*service.Service, error) {
 		BaseURL: c.BaseURL, SessionIdle: c.SessionIdle, SessionAbsolute: c.SessionAbsolute,
 		AWSBase: *p.AWSBase, AWSPrincipal: c.AWSPrincipal, AllowAWSEndpoint: c.AllowAWSEndpoint, AWSEndpoints: c.AWSEndpoints,
 		DNS: p.DNSResolver, SandboxEndpoint: p.SandboxEndpoint,
+		GitAllowPrivate: c.GitAllowPrivate, GitAllowFile: p.GitAllowFile,
 	}
 	if p.Service.DNS == nil {
 		p.Service.DNS = net.DefaultResolver

@@ -40,6 +40,11 @@ type Config struct {
 	AllowAWSEndpoint bool
 	AWSEndpoints     []string
 
+	// GitAllowPrivate lets template sources' Git URLs reach hosts on
+	// loopback, private or link-local addresses (a Git server on the
+	// private network); off, only public hosts.
+	GitAllowPrivate bool
+
 	// SecretKeyFile is where a generated secret key was kept ("" if none).
 	SecretKeyFile string
 	// SecretKeyPrevious is the secret key in use before SecretKey, while
@@ -166,6 +171,9 @@ func Load(f *Flags, env Env, withSecret bool) (*Config, error) {
 	}
 	if v, ok := env("SENDOPS_TRUST_PROXY"); ok {
 		c.TrustProxy = v == "1" || v == "true"
+	}
+	if v, ok := env("SENDOPS_GIT_ALLOW_PRIVATE"); ok {
+		c.GitAllowPrivate = v == "1" || v == "true"
 	}
 	if v, ok := env("SENDOPS_ALLOW_AWS_ENDPOINT"); ok {
 		if c.AllowAWSEndpoint, c.AWSEndpoints, err = parseEndpoints(v); err != nil {

@@ -42,6 +42,10 @@
 //
 //   - SES does not HTML-escape {{values}}, so neither does Render; a
 //     caller wanting Handlebars.js's escaping sets Options.EscapeHTML.
+//     {{{values}}} are never escaped, so with SES the two print the same.
+//     SES's emulator (internal/sesim) renders with this package's
+//     defaults, so its TestRenderEmailTemplate and SendOps's preview
+//     agree; its TestRenderAsSES lists each rule with its source.
 //   - A line break right after an inline partial's definition is not
 //     rendered ("The newline isn't rendered in the final output").
 //   - A printed variable the data lacks fails SES's rendering

@@ -207,7 +207,9 @@ func TestInlinePartials(t *testing.T) {
 func TestEscaping(t *testing.T) {
 	t.Parallel()
 	const data = `{"name":"Ana","v":"<a href=\"x\">'&'=` + "`" + `</a>"}`
-	// As SES renders: no HTML escaping.
+	// As SES renders: no HTML escaping ("SES doesn't escape HTML content
+	// when rendering the HTML template for a message", SES developer
+	// guide, "Advanced email personalization").
 	runRender(t, []renderCase{
 		{name: "escaped mustache", src: `\{{name}}`, data: data, want: "{{name}}"},
 		{name: "escaped then real", src: `\{{a}} {{name}}`, data: data, want: "{{a}} Ana"},

@@ -47,6 +47,13 @@ type Service struct {
 	// net.DefaultResolver.
 	DNS dnscheck.Resolver
 
+	// Git template sources: GitAllowPrivate lets a source's URL reach a
+	// host on a loopback, private or link-local address (a self-hosted Git
+	// server on the private network); GitAllowFile lets it be a file://
+	// URL or a local path (tests only, never from configuration).
+	GitAllowPrivate bool
+	GitAllowFile    bool
+
 	awsConfigs awsConfigCache
 }
 

@@ -2,6 +2,7 @@ package sesim
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
@@ -26,6 +27,11 @@ func (c *call) template(rs *regionState) (*emailTemplate, *apiError) {
 	return t, nil
 }
 
+// maxTemplateSize is SES's limit on a stored template: "Each template can
+// be up to 500 KB in size, including both the text and HTML parts" (SES
+// developer guide, send-personalized-email-api).
+const maxTemplateSize = 500_000
+
 func validateTemplateContent(tc *templateContent) *apiError {
 	if tc == nil {
 		return badRequest("TemplateContent is required.")
@@ -33,9 +39,12 @@ func validateTemplateContent(tc *templateContent) *apiError {
 	if tc.Subject == "" || (tc.Text == "" && tc.Html == "") {
 		return badRequest("A template needs a Subject and a Text or Html part.")
 	}
-	for _, part := range []string{tc.Subject, tc.Text, tc.Html} {
-		if _, err := parseTemplate(part); err != nil {
-			return badRequest("Template is not valid: %v", err)
+	if n := len(tc.Text) + len(tc.Html); n > maxTemplateSize {
+		return badRequest("Template is too large: its text and HTML parts are %d bytes, over the 500 KB limit.", n)
+	}
+	for _, part := range []struct{ name, src string }{{"Subject", tc.Subject}, {"Text", tc.Text}, {"Html", tc.Html}} {
+		if _, err := parseTemplate(part.src); err != nil {
+			return badRequest("Template is not valid: %s %v", part.name, err)
 		}
 	}
 	return nil
@@ -149,17 +158,23 @@ func sesTestRenderEmailTemplate(c *call, rs *regionState) (any, *apiError) {
 	return struct{ RenderedTemplate string }{renderMIME(out, c.sim.now())}, nil
 }
 
-// renderMIME builds the MIME message TestRenderEmailTemplate answers: the
-// subject header and a text and/or HTML part, quoted-printable encoded.
+// renderMIME builds the MIME message TestRenderEmailTemplate answers ("The
+// complete MIME message rendered by applying the data", SES API
+// reference): Date, Subject and MIME-Version headers, then a text and/or
+// HTML part, the two as multipart/alternative. Each body is sent as 7bit
+// when it is ASCII in short lines, quoted-printable when it is mostly
+// ASCII and base64 otherwise, the way common mail libraries choose, so
+// that a reader of the answer has to handle all three.
 func renderMIME(t renderedTemplate, now time.Time) string {
 	var b strings.Builder
-	b.WriteString("Date: " + now.Format(time.RFC1123Z) + "\r\n")
+	b.WriteString("Date: " + now.UTC().Format(time.RFC1123Z) + "\r\n")
 	b.WriteString("Subject: " + mime.QEncoding.Encode("UTF-8", t.subject) + "\r\n")
 	b.WriteString("MIME-Version: 1.0\r\n")
 	part := func(ctype, body string) {
+		enc, encoded := encodeBody(body)
 		b.WriteString("Content-Type: " + ctype + "; charset=UTF-8\r\n")
-		b.WriteString("Content-Transfer-Encoding: quoted-printable\r\n\r\n")
-		b.WriteString(qp(body) + "\r\n")
+		b.WriteString("Content-Transfer-Encoding: " + enc + "\r\n\r\n")
+		b.WriteString(encoded + "\r\n")
 	}
 	switch {
 	case t.text != "" && t.html != "":
@@ -178,10 +193,41 @@ func renderMIME(t renderedTemplate, now time.Time) string {
 	return b.String()
 }
 
-func qp(s string) string {
-	var buf bytes.Buffer
-	w := quotedprintable.NewWriter(&buf)
-	w.Write([]byte(s))
-	w.Close()
-	return buf.String()
+// encodeBody picks a transfer encoding for a text body and applies it.
+func encodeBody(s string) (encoding, body string) {
+	ascii, other, longLine := 0, 0, false
+	lineLen := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\n':
+			lineLen = 0
+			ascii++
+			continue
+		case c >= 0x80 || (c < 0x20 && c != '\r' && c != '\t') || c == 0x7f:
+			other++
+		default:
+			ascii++
+		}
+		if lineLen++; lineLen > 998 {
+			longLine = true
+		}
+	}
+	switch {
+	case other == 0 && !longLine:
+		return "7bit", strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+	case other < ascii:
+		var buf bytes.Buffer
+		w := quotedprintable.NewWriter(&buf)
+		w.Write([]byte(s))
+		w.Close()
+		return "quoted-printable", buf.String()
+	}
+	enc := base64.StdEncoding.EncodeToString([]byte(s))
+	var lines []string
+	for len(enc) > 76 {
+		lines = append(lines, enc[:76])
+		enc = enc[76:]
+	}
+	return "base64", strings.Join(append(lines, enc), "\r\n")
 }

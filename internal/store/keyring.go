@@ -38,6 +38,10 @@ var SealedColumns = []SealedColumn{
 		Context: func(k []string) string { return "orgkey:" + k[0] }}, // ingest.Writer.orgKey
 	{Table: "connection_pipelines", Key: []string{"org_id", "connection_id"}, Column: "secret_sealed", Noun: "pipeline secret", Plural: "pipeline secrets",
 		Context: func(k []string) string { return "pipeline:" + k[0] + ":" + k[1] }}, // service.pipelineSecretContext
+	{Table: "template_sources", Key: []string{"org_id", "id"}, Column: "auth_secret", Noun: "Git credential", Plural: "Git credentials",
+		Context: func(k []string) string { return "template-source-auth:" + k[0] + ":" + k[1] }}, // service.sourceAuthContext
+	{Table: "template_sources", Key: []string{"org_id", "id"}, Column: "webhook_secret", Noun: "Git webhook secret", Plural: "Git webhook secrets",
+		Context: func(k []string) string { return "template-source-hook:" + k[0] + ":" + k[1] }}, // service.sourceHookContext
 }
 
 // SealKeys returns the recorded key versions: each version and the

@@ -78,7 +78,8 @@ func DeleteUserSessions(ctx context.Context, tx *Tx, userID, keep string) error 
 	return err
 }
 
-// DeleteExpired removes expired sessions, tokens and throttle windows.
+// DeleteExpired removes expired sessions, tokens, throttle windows and
+// remembered webhook deliveries.
 func DeleteExpired(ctx context.Context, tx *Tx, idle time.Duration) (int64, error) {
 	var total int64
 	for _, q := range []struct {
@@ -88,6 +89,7 @@ func DeleteExpired(ctx context.Context, tx *Tx, idle time.Duration) (int64, erro
 		{`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`, []any{tx.Now(), tx.Now().Add(-idle)}},
 		{`DELETE FROM user_tokens WHERE expires_at <= ?`, []any{tx.Now().Add(-24 * time.Hour)}},
 		{`DELETE FROM login_throttle WHERE window_start <= ?`, []any{tx.Now().Add(-24 * time.Hour)}},
+		{`DELETE FROM git_hook_deliveries WHERE received_at <= ?`, []any{tx.Now().Add(-HookDeliveryTTL)}},
 	} {
 		res, err := tx.Exec(ctx, q.sql, q.args...)
 		if err != nil {

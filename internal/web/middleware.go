@@ -134,6 +134,14 @@ func underConnection(pattern string) bool {
 	return strings.HasPrefix(pattern, "/connections/{id}/") || strings.HasPrefix(pattern, "/api/v1/connections/{id}/")
 }
 
+// underTemplateSource reports whether a route acts on one template
+// source: /api/v1/template-sources/{id}… in the API, /templates/{id}… in
+// the UI.
+func underTemplateSource(pattern string) bool {
+	return strings.HasPrefix(pattern, "/api/v1/template-sources/{id}") ||
+		pattern == "/templates/{id}" || strings.HasPrefix(pattern, "/templates/{id}/")
+}
+
 // wrap applies a route's kind: authentication, CSRF, body limit, metrics,
 // logging and error rendering.
 func (s *Server) wrap(rt route) http.Handler {
@@ -153,6 +161,10 @@ func (s *Server) wrap(rt route) http.Handler {
 			// A connection of another organisation is not found, before
 			// anything about the request itself is judged.
 			err = s.Service.ConnectionInOrg(r.Context(), c.actor, r.PathValue("id"))
+		}
+		if err == nil && underTemplateSource(rt.Pattern) {
+			// Likewise a template source.
+			err = s.Service.TemplateSourceInOrg(r.Context(), c.actor, r.PathValue("id"))
 		}
 		if err == nil {
 			err = rt.h(w, r, c)

@@ -9,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"sendops/internal/cli"
 	"sendops/internal/domain"
 	"sendops/internal/service"
 	"sendops/internal/sesevent"
+	"sendops/internal/testutil/gittest"
 	"sendops/internal/testutil/testapp"
 	"sendops/internal/testutil/testdb"
 )
@@ -24,7 +26,8 @@ var paramRE = regexp.MustCompile(`\{[a-z_]+\}`)
 // Routes added later are covered without editing this test.
 func TestTenantIsolation(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
-		app := testapp.Start(t, e.DSN)
+		// Template sources read the test's own file:// repository.
+		app := testapp.StartWith(t, e.DSN, func(p *cli.Program) { p.GitAllowFile = true })
 		ctx := context.Background()
 		svc := app.Service
 
@@ -65,7 +68,13 @@ func TestTenantIsolation(t *testing.T) {
 		if _, err := app.Ingest.Write(ctx, connA, ev); err != nil {
 			t.Fatal(err)
 		}
-		ids := []string{orgA.ID, userA.ID, memberA.ID, keyA.ID, invA.ID, sessionsA[0].ID, connA.ID, "msg-of-a"}
+		repoA := gittest.New(t)
+		repoA.Commit(t, map[string]string{"welcome.html": "---\nsubject: Welcome\n---\n<p>Hi</p>\n"}, "init", "")
+		srcA, err := svc.CreateTemplateSource(ctx, actorA, service.TemplateSourceInput{Name: "A mail", URL: repoA.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{orgA.ID, userA.ID, memberA.ID, keyA.ID, invA.ID, sessionsA[0].ID, connA.ID, "msg-of-a", srcA.Source.ID}
 
 		// Organisation B: an owner (every permission) and an all-scopes key.
 		_, orgB, err := svc.CreateUser(ctx, service.SignUp{Name: "Bob", Email: "bob@b.example", Password: "password-of-bob", OrgName: "B"})
@@ -117,7 +126,7 @@ func TestTenantIsolation(t *testing.T) {
 			if status != http.StatusOK {
 				t.Errorf("GET %s as B: %d %s", rt.Pattern, status, body)
 			}
-			for _, leak := range []string{orgA.ID, "ann@a.example", "abe@a.example", keyA.Prefix, invA.ID, connA.ID, "msg-of-a"} {
+			for _, leak := range []string{orgA.ID, "ann@a.example", "abe@a.example", keyA.Prefix, invA.ID, connA.ID, "msg-of-a", srcA.Source.ID} {
 				if strings.Contains(body, leak) {
 					t.Errorf("GET %s as B shows %q of organisation A", rt.Pattern, leak)
 				}
@@ -131,6 +140,9 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		if status, body := apiCall(t, app, tokenA, "GET", "/api/v1/members", ""); status != 200 || !strings.Contains(body, `"role":"owner"`) || !strings.Contains(body, "ann@a.example") {
 			t.Errorf("A's members after the run: %d %s", status, body)
+		}
+		if status, body := apiCall(t, app, tokenA, "GET", "/api/v1/template-sources/"+srcA.Source.ID+"/templates", ""); status != 200 || !strings.Contains(body, `"welcome"`) {
+			t.Errorf("A's template source after the run: %d %s", status, body)
 		}
 		if p := browserA.Get("/settings/security"); p.Status != 200 {
 			t.Errorf("A's session after the run: %d", p.Status)
