@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"net"
 	"time"
 )
 
@@ -34,19 +35,38 @@ type Source struct {
 	Auth   Auth
 }
 
-// Options limit what Fetch may reach.
+// Options limit what Fetch may reach and how much it may hold.
 type Options struct {
 	// AllowFile allows file:// URLs and local paths (tests, development).
 	AllowFile bool
 	// AllowPrivate allows hosts that resolve to loopback, private or
 	// link-local addresses (a self-hosted Git server on a private network),
 	// and plain http:// to such addresses only. Without it these addresses
-	// are refused in the URL and again when connecting, after DNS
-	// resolution.
+	// are refused in the URL and again before connecting: every address a
+	// host name resolves to is checked, and Fetch connects only to an
+	// address it checked.
 	AllowPrivate bool
 	// MaxBytes bounds the size of what a fetch downloads (the packed,
 	// compressed history); 0: DefaultMaxBytes (256 MiB).
 	MaxBytes int64
+	// MaxObjectBytes bounds one object once unpacked: a file's content, a
+	// directory listing, a commit. The download is refused as soon as it
+	// announces a larger one, before unpacking it; 0:
+	// DefaultMaxObjectBytes (16 MiB).
+	MaxObjectBytes int64
+	// MaxUnpackedBytes bounds all objects together once unpacked (each
+	// also counts 512 bytes for its bookkeeping); the download is refused
+	// before unpacking anything if it would exceed it; 0: four times
+	// MaxBytes (1 GiB by default).
+	MaxUnpackedBytes int64
+	// Resolver looks up the addresses of host names; nil:
+	// net.DefaultResolver. *net.Resolver implements it.
+	Resolver Resolver
+}
+
+// Resolver looks up a host name's addresses.
+type Resolver interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
 // Commit is one commit of the branch.
@@ -83,11 +103,38 @@ type Repo struct {
 // reads as a sentence for the user.
 func ValidateURL(url string, opts Options) error { return validateURL(url, opts) }
 
+// Kind tells how url is reached, by its form alone (whatever Options
+// allow): "https", "http", "ssh" (ssh:// and git@host:path) or "file"
+// (file:// and local paths). A URL that no options allow (credentials in
+// it, an unknown scheme, no host or no repository path) is an error
+// matching ErrURL that reads as a sentence for the user.
+func Kind(url string) (string, error) {
+	t, err := parseURL(url)
+	if err != nil {
+		return "", err
+	}
+	return kindNames[t.kind], nil
+}
+
+// CheckBranch reports whether name is a branch name Fetch accepts: a
+// branch's short name ("main", "release/2025") following Git's rules for
+// reference names (git check-ref-format --branch), at most 255 bytes; a
+// "refs/heads/" prefix is allowed. Spaces are not trimmed. The error
+// matches ErrNotFound, as Fetch's does, and reads as a sentence for the
+// user.
+func CheckBranch(name string) error { return checkBranch(name) }
+
 // Fetch clones src's branch into memory: its full history, no other
 // branch, no tags. HTTPS sends Auth.Token as the basic-auth password; SSH
-// authenticates with Auth.SSHKey. Errors match one of ErrURL, ErrAuth,
-// ErrNotFound, ErrTooLarge, ErrNetwork and ErrNoCommits, and their text is
-// a sentence for the user that never contains the credentials.
+// authenticates with Auth.SSHKey. Neither uses proxies from the
+// environment nor the SSH configuration files of the user running
+// SendOps. The download is held compressed, within opts.MaxBytes, and
+// refused before anything is unpacked if an object would exceed
+// opts.MaxObjectBytes or all of them opts.MaxUnpackedBytes. Errors match
+// one of ErrURL, ErrAuth, ErrNotFound, ErrTooLarge, ErrNetwork and
+// ErrNoCommits, and their text is a sentence for the user that never
+// contains the credentials; every failure to reach the host reads the
+// same, and the underlying error stays reachable with errors.As for logs.
 func Fetch(ctx context.Context, src Source, opts Options) (*Repo, error) {
 	return fetch(ctx, src, opts)
 }

@@ -1,6 +1,7 @@
 package gitsrc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -28,10 +30,18 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
+	"golang.org/x/crypto/ssh"
 )
 
-// DefaultMaxBytes bounds a fetch when Options.MaxBytes is 0.
-const DefaultMaxBytes = 256 << 20
+// Defaults of Options' limits.
+const (
+	// DefaultMaxBytes bounds a fetch's download when Options.MaxBytes is 0.
+	DefaultMaxBytes = 256 << 20
+	// DefaultMaxObjectBytes bounds one unpacked object when
+	// Options.MaxObjectBytes is 0. Templates are far smaller: SES takes at
+	// most 500 KB for a whole template.
+	DefaultMaxObjectBytes = 16 << 20
+)
 
 // Timeouts of one fetch's network steps; the whole fetch is bounded by the
 // caller's context.
@@ -42,7 +52,8 @@ const (
 
 // userError is an error Fetch returns: a sentence a user can act on,
 // matching one of the Err* sentinels with errors.Is. The cause is kept for
-// errors.Is (context.Canceled, ...) but not shown.
+// errors.Is and errors.As (context.Canceled, a *net.OpError, ...) and for
+// logs, but not shown.
 type userError struct {
 	kind  error
 	msg   string
@@ -64,43 +75,62 @@ type repo struct {
 	headC    Commit
 }
 
+// limits are a fetch's bounds, defaults applied.
+type limits struct {
+	download, object, unpacked int64
+}
+
+func limitsOf(opts Options) limits {
+	l := limits{download: opts.MaxBytes, object: opts.MaxObjectBytes, unpacked: opts.MaxUnpackedBytes}
+	if l.download <= 0 {
+		l.download = DefaultMaxBytes
+	}
+	if l.object <= 0 {
+		l.object = DefaultMaxObjectBytes
+	}
+	if l.unpacked <= 0 {
+		l.unpacked = 4 * l.download
+	}
+	return l
+}
+
+// session is the part of an upload-pack session download uses; go-git's
+// transport.UploadPackSession and sshSession implement it.
+type session interface {
+	AdvertisedReferencesContext(context.Context) (*packp.AdvRefs, error)
+	UploadPack(context.Context, *packp.UploadPackRequest) (*packp.UploadPackResponse, error)
+	Close() error
+}
+
 // fetch downloads src's branch: it asks the server for the branch's
 // reference only (no tags, no other branches) and the full history behind
-// it, bounded by opts.MaxBytes. It uses go-git's transports directly rather
-// than git.Clone so that the HTTP client (which refuses private addresses
-// when it connects) and the file loader are per call, not installed
-// globally.
+// it, within the limits of opts. It uses go-git's HTTP and file transports
+// directly rather than git.Clone so that the HTTP client (which connects
+// only to addresses it checked) and the file loader are per call, not
+// installed globally, and speaks SSH itself (see sshSession).
 func fetch(ctx context.Context, src Source, opts Options) (*Repo, error) {
 	t, err := parseTarget(src.URL, opts)
 	if err != nil {
 		return nil, err
 	}
 	branch := strings.TrimPrefix(strings.TrimSpace(src.Branch), "refs/heads/")
-	if branch == "" {
-		return nil, &userError{kind: ErrNotFound, msg: "Enter the branch to read."}
+	if err := checkBranch(branch); err != nil {
+		return nil, err
 	}
 	refName := plumbing.NewBranchReferenceName(branch)
-	if err := refName.Validate(); err != nil {
-		return nil, &userError{kind: ErrNotFound, msg: fmt.Sprintf("%q is not a valid branch name.", branch)}
-	}
-	max := opts.MaxBytes
-	if max <= 0 {
-		max = DefaultMaxBytes
-	}
+	lim := limitsOf(opts)
 
 	ep, err := transport.NewEndpoint(t.endpoint)
 	if err != nil {
 		return nil, urlErr("The repository URL is not valid.")
 	}
-	var (
-		tr   transport.Transport
-		auth transport.AuthMethod
-	)
+	var sess session
 	switch t.kind {
 	case kindHTTPS, kindHTTP:
-		tr = githttp.NewClientWithOptions(httpClient(t.kind, opts), &githttp.ClientOptions{
+		tr := githttp.NewClientWithOptions(httpClient(t.kind, opts), &githttp.ClientOptions{
 			RedirectPolicy: githttp.FollowInitialRedirects,
 		})
+		var auth transport.AuthMethod
 		if src.Auth.Token != "" {
 			user := src.Auth.Username
 			if user == "" {
@@ -108,30 +138,46 @@ func fetch(ctx context.Context, src Source, opts Options) (*Repo, error) {
 			}
 			auth = &githttp.BasicAuth{Username: user, Password: src.Auth.Token}
 		}
+		sess, err = tr.NewUploadPackSession(ep, auth)
 	case kindSSH:
-		tr, auth, err = sshTransport(t, ep, src.Auth, opts)
-		if err != nil {
+		var cfg *ssh.ClientConfig
+		if cfg, err = sshConfig(ep, src.Auth); err != nil {
 			return nil, err
 		}
+		sess, err = dialSSH(ctx, ep, cfg, opts)
 	case kindFile:
-		tr = server.NewClient(dirLoader{})
 		ep.Path = t.path
+		sess, err = server.NewClient(dirLoader{}).NewUploadPackSession(ep, nil)
 	}
-
-	r, err := download(ctx, tr, ep, auth, refName, max)
 	if err != nil {
-		return nil, classify(err, src, t, max)
+		return nil, classify(ctx, err, src, t, lim)
+	}
+	r, err := download(ctx, sess, refName, lim)
+	if err != nil {
+		return nil, classify(ctx, err, src, t, lim)
 	}
 	return &Repo{impl: r}, nil
 }
 
-// download runs one upload-pack exchange for refName into a new memory
-// storage.
-func download(ctx context.Context, tr transport.Transport, ep *transport.Endpoint, auth transport.AuthMethod, refName plumbing.ReferenceName, max int64) (r *repo, err error) {
-	sess, err := tr.NewUploadPackSession(ep, auth)
-	if err != nil {
-		return nil, err
+// checkBranch checks a branch's short name as CheckBranch documents.
+func checkBranch(name string) error {
+	b := strings.TrimPrefix(name, "refs/heads/")
+	if strings.TrimSpace(b) == "" {
+		return &userError{kind: ErrNotFound, msg: "Enter the branch to read."}
 	}
+	bad := &userError{kind: ErrNotFound, msg: fmt.Sprintf("%q is not a valid branch name.", b)}
+	if len(b) > 255 || !utf8.ValidString(b) || b == "HEAD" || strings.ContainsRune(b, 0x7f) {
+		return bad
+	}
+	if err := plumbing.NewBranchReferenceName(b).Validate(); err != nil {
+		return bad
+	}
+	return nil
+}
+
+// download runs one upload-pack exchange for refName into a new memory
+// storage, and closes sess.
+func download(ctx context.Context, sess session, refName plumbing.ReferenceName, lim limits) (r *repo, err error) {
 	defer func() {
 		if cerr := sess.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -167,15 +213,28 @@ func download(ctx context.Context, tr transport.Transport, ep *transport.Endpoin
 	}
 	defer resp.Close()
 
-	var body io.Reader = &limitReader{r: resp, left: max}
+	var body io.Reader = &limitReader{r: resp, left: lim.download}
 	switch {
 	case req.Capabilities.Supports(capability.Sideband64k):
 		body = sideband.NewDemuxer(sideband.Sideband64k, body)
 	case req.Capabilities.Supports(capability.Sideband):
 		body = sideband.NewDemuxer(sideband.Sideband, body)
 	}
+	// The pack is held compressed (within the download limit) and its
+	// objects' sizes are checked before anything is unpacked.
+	pack, err := io.ReadAll(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPack(pack, lim); err != nil {
+		return nil, err
+	}
 	st := memory.NewStorage()
-	if err := packfile.UpdateObjectStorage(st, body); err != nil {
+	p, err := packfile.NewParserWithStorage(packfile.NewScanner(bytes.NewReader(pack)), st)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.Parse(); err != nil {
 		return nil, err
 	}
 	c, err := object.GetCommit(st, want)
@@ -218,20 +277,15 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// httpClient is a client of its own for one fetch. Its dialer checks every
-// address it connects to (after DNS resolution, so a name that later
-// resolves elsewhere cannot reach a private network), and it does not use
-// proxies from the environment, which would resolve names out of its
-// sight. Redirects may not downgrade HTTPS to HTTP.
+// httpClient is a client of its own for one fetch. It connects only to
+// addresses it checked (dialChecked), and does not use proxies from the
+// environment, which would resolve names out of its sight. Redirects may
+// not downgrade HTTPS to HTTP.
 func httpClient(k kind, opts Options) *http.Client {
-	d := &net.Dialer{
-		Timeout: dialTimeout,
-		Control: func(network, address string, _ syscall.RawConn) error {
-			return checkDial(address, k, opts)
-		},
-	}
 	tr := &http.Transport{
-		DialContext:           d.DialContext,
+		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			return dialChecked(ctx, network, address, k, opts)
+		},
 		TLSHandshakeTimeout:   dialTimeout,
 		ResponseHeaderTimeout: headerTimeout,
 		MaxIdleConns:          2,
@@ -247,24 +301,6 @@ func httpClient(k kind, opts Options) *http.Client {
 			return nil
 		},
 	}
-}
-
-// checkDial refuses connecting to address (an IP and port) when opts do
-// not allow it: private addresses without AllowPrivate, and plain HTTP to a
-// public address.
-func checkDial(address string, k kind, opts Options) error {
-	ip, ok := addrIP(address)
-	if !ok {
-		return errPrivateAddr
-	}
-	private := privateAddr(ip)
-	if private && !opts.AllowPrivate {
-		return errPrivateAddr
-	}
-	if k == kindHTTP && !private {
-		return errPlainHTTP
-	}
-	return nil
 }
 
 // dirLoader opens a local repository: a work tree's .git directory or a
@@ -285,17 +321,32 @@ func (dirLoader) Load(ep *transport.Endpoint) (storer.Storer, error) {
 }
 
 // classify turns an error of a fetch into a userError. Messages name the
-// repository and branch, never the credentials.
-func classify(err error, src Source, t *target, max int64) error {
+// repository and branch, never the credentials. Every failure to reach
+// the host or to keep talking to it reads the same (whether the name does
+// not resolve, nothing listens, something else than Git answers, or it
+// takes too long), so that the messages tell nothing of a network beyond
+// "it cannot be reached"; the cause stays in the error for logs.
+func classify(ctx context.Context, err error, src Source, t *target, lim limits) error {
 	var ue *userError
 	if errors.As(err, &ue) {
 		return err
 	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w (%w)", cerr, err)
+	}
 	where := displayURL(t)
-	var e *userError
+	var (
+		e   *userError
+		big *tooLargeError
+		he  *githttp.Err
+	)
 	switch {
+	case errors.As(err, &big) && big.object:
+		e = &userError{kind: ErrTooLarge, msg: fmt.Sprintf("%s holds a file larger than %s, the limit for one file.", where, sizeText(lim.object))}
+	case errors.As(err, &big):
+		e = &userError{kind: ErrTooLarge, msg: fmt.Sprintf("%s is larger than the limit of %s once unpacked.", where, sizeText(lim.unpacked))}
 	case errors.Is(err, ErrTooLarge):
-		e = &userError{kind: ErrTooLarge, msg: fmt.Sprintf("%s is larger than the download limit (%s).", where, sizeText(max))}
+		e = &userError{kind: ErrTooLarge, msg: fmt.Sprintf("%s is larger than the download limit (%s).", where, sizeText(lim.download))}
 	case errors.Is(err, errBranchMissing):
 		e = &userError{kind: ErrNotFound, msg: fmt.Sprintf("%s has no branch %q.", where, src.Branch)}
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
@@ -310,8 +361,6 @@ func classify(err error, src Source, t *target, max int64) error {
 		e = &userError{kind: ErrAuth, msg: msg}
 	case errors.Is(err, errHostKey):
 		e = &userError{kind: ErrAuth, msg: fmt.Sprintf("The SSH host key of %s does not match the known hosts given.", t.host)}
-	case errors.Is(err, errSSHKey):
-		e = &userError{kind: ErrAuth, msg: "The SSH deploy key cannot be read: " + err.Error() + "."}
 	case isSSHAuthError(err):
 		e = &userError{kind: ErrAuth, msg: fmt.Sprintf("%s refused the deploy key: check that it is added to the repository.", where)}
 	case errors.Is(err, errPrivateAddr):
@@ -319,18 +368,37 @@ func classify(err error, src Source, t *target, max int64) error {
 	case errors.Is(err, errPlainHTTP):
 		e = &userError{kind: ErrURL, msg: fmt.Sprintf("%s is not on a private network; use https://.", t.host)}
 	case errors.Is(err, context.Canceled):
-		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("Fetching %s was cancelled.", where)}
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("%s did not answer in time.", where)}
-	case isDNS(err):
-		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("The host %s cannot be found.", t.host)}
-	case isNet(err):
-		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("%s cannot be reached: %s.", where, redact(rootMessage(err), src))}
+		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("%s was not fetched: the fetch was cancelled.", where)}
+	case errors.Is(err, context.DeadlineExceeded):
+		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("%s was not fetched in the time allowed.", where)}
+	case errors.As(err, &he) && he.Response != nil:
+		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("%s could not be read: the server answered HTTP %d.", where, he.Response.StatusCode)}
+	case isNetwork(err):
+		e = &userError{kind: ErrNetwork, msg: unreachable(where)}
 	default:
-		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("%s could not be read: %s.", where, redact(err.Error(), src))}
+		e = &userError{kind: ErrNetwork, msg: fmt.Sprintf("%s could not be read: the server's answer is not one SendOps understands.", where)}
 	}
 	e.cause = err
 	return e
+}
+
+// unreachable is the one sentence for every network failure.
+func unreachable(where string) string {
+	return where + " cannot be reached: check the URL, and that the host is up and accepts connections from SendOps."
+}
+
+// isNetwork reports whether err is a failure to reach the host or to keep
+// talking to it.
+func isNetwork(err error) bool {
+	var (
+		ne net.Error
+		oe *net.OpError
+		de *net.DNSError
+	)
+	return errors.As(err, &ne) || errors.As(err, &oe) || errors.As(err, &de) ||
+		errors.Is(err, errNoAddress) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "ssh: handshake failed")
 }
 
 // sizeText formats a byte count for messages.
@@ -350,41 +418,6 @@ func displayURL(t *target) string {
 		return "The repository " + t.path
 	}
 	return "The repository " + t.endpoint
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func isDNS(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de)
-}
-
-func isNet(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// rootMessage is the innermost error's message (without URLs the outer
-// layers add).
-func rootMessage(err error) string {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err.Error()
-	}
-	return err.Error()
-}
-
-// redact removes the credentials from msg, in case a layer repeated them.
-func redact(msg string, src Source) string {
-	for _, s := range []string{src.Auth.Token, src.Auth.SSHKeyPassphrase} {
-		if len(s) >= 4 {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	return msg
 }
 
 func toCommit(c *object.Commit) Commit {

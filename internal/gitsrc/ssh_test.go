@@ -41,11 +41,15 @@ func TestFetchSSH(t *testing.T) {
 		{"bad known hosts", u, gitsrc.Auth{SSHKey: key.PEM, SSHKnownHosts: []byte("garbage")}, local, gitsrc.ErrAuth, "known hosts"},
 		{"missing repository", strings.Replace(u, "mail.git", "gone.git", 1), gitsrc.Auth{SSHKey: key.PEM}, local, gitsrc.ErrNotFound, "not found"},
 	}
-	// A name resolving to a private address is refused when connecting.
-	if host := localName(); host != "" {
-		cases = append(cases, sshCase{"private address at dial", "ssh://git@" + strings.Replace(srv.Addr, "127.0.0.1", host, 1) + "/acme/mail.git",
-			gitsrc.Auth{SSHKey: key.PEM}, gitsrc.Options{}, gitsrc.ErrURL, "private or local"})
-	}
+	// A name is resolved by Options.Resolver and the address it gives
+	// connected to; the host key is checked under the name.
+	named := strings.Replace(u, "127.0.0.1", "git.corp.test", 1)
+	namedHosts := []byte(strings.Replace(string(srv.KnownHosts), "127.0.0.1", "git.corp.test", 1))
+	viaName := gitsrc.Options{AllowPrivate: true, Resolver: testResolver}
+	cases = append(cases,
+		sshCase{"name", named, gitsrc.Auth{SSHKey: key.PEM, SSHKnownHosts: namedHosts}, viaName, nil, ""},
+		sshCase{"name, host key of the address", named, gitsrc.Auth{SSHKey: key.PEM, SSHKnownHosts: srv.KnownHosts}, viaName, gitsrc.ErrAuth, "host key"},
+	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

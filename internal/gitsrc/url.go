@@ -28,6 +28,7 @@ type target struct {
 	host     string // without port; "" for files
 	user     string // SSH user from the URL
 	path     string // local directory for files
+	bare     string // the local path as given, for a path without file://
 }
 
 // validateURL checks raw against the rules of ValidateURL.
@@ -40,9 +41,26 @@ func urlErr(format string, args ...any) error {
 	return &userError{kind: ErrURL, msg: fmt.Sprintf(format, args...)}
 }
 
+// kindNames are the names Kind returns.
+var kindNames = map[kind]string{kindHTTPS: "https", kindHTTP: "http", kindSSH: "ssh", kindFile: "file"}
+
 // parseTarget classifies raw and refuses what opts does not allow. It does
-// not resolve host names: Fetch checks the addresses it connects to.
+// not resolve host names: Fetch checks the addresses before it connects.
 func parseTarget(raw string, opts Options) (*target, error) {
+	t, err := parseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.allowed(opts); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// parseURL classifies raw by its form alone, whatever the options: what
+// no options allow (credentials in the URL, an unknown scheme, a missing
+// host or path) is refused here.
+func parseURL(raw string) (*target, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return nil, urlErr("Enter the repository URL.")
@@ -51,26 +69,20 @@ func parseTarget(raw string, opts Options) (*target, error) {
 		return nil, urlErr("The repository URL must not contain spaces or control characters.")
 	}
 	if i := strings.Index(raw, "://"); i > 0 {
-		return parseSchemeURL(raw, opts)
+		return parseSchemeURL(raw)
 	}
 	if t, ok := parseSCPLike(raw); ok {
-		if err := checkHost(t.host, opts); err != nil {
-			return nil, err
-		}
 		return t, nil
 	}
 	// A local path.
-	if !opts.AllowFile {
-		return nil, urlErr("%q is not a repository URL: use https://, ssh:// or git@host:path.", raw)
-	}
 	abs, err := filepath.Abs(raw)
 	if err != nil {
 		return nil, urlErr("The local path %q cannot be used: %v.", raw, err)
 	}
-	return &target{kind: kindFile, endpoint: (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), path: abs}, nil
+	return &target{kind: kindFile, endpoint: (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), path: abs, bare: raw}, nil
 }
 
-func parseSchemeURL(raw string, opts Options) (*target, error) {
+func parseSchemeURL(raw string) (*target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, urlErr("The repository URL is not valid: %v.", redactURLError(err))
@@ -87,9 +99,6 @@ func parseSchemeURL(raw string, opts Options) (*target, error) {
 	case "https":
 		t.kind = kindHTTPS
 	case "http":
-		if !opts.AllowPrivate {
-			return nil, urlErr("http:// is not allowed: use https:// (plain HTTP would expose the token).")
-		}
 		t.kind = kindHTTP
 	case "ssh":
 		if u.User != nil {
@@ -100,9 +109,6 @@ func parseSchemeURL(raw string, opts Options) (*target, error) {
 		}
 		t.kind = kindSSH
 	case "file":
-		if !opts.AllowFile {
-			return nil, urlErr("file:// URLs are not allowed: use https://, ssh:// or git@host:path.")
-		}
 		if u.Host != "" && u.Host != "localhost" {
 			return nil, urlErr("A file:// URL must name a local directory (file:///path).")
 		}
@@ -121,17 +127,33 @@ func parseSchemeURL(raw string, opts Options) (*target, error) {
 	if strings.Trim(u.Path, "/") == "" {
 		return nil, urlErr("The repository URL has no repository path.")
 	}
-	if err := checkHost(t.host, opts); err != nil {
-		return nil, err
-	}
-	if t.kind == kindHTTP {
+	return t, nil
+}
+
+// allowed refuses what opts do not allow: files without AllowFile, plain
+// HTTP without AllowPrivate or to a literal public address, and hosts that
+// are obviously private or local without AllowPrivate.
+func (t *target) allowed(opts Options) error {
+	switch t.kind {
+	case kindFile:
+		if opts.AllowFile {
+			return nil
+		}
+		if t.bare != "" {
+			return urlErr("%q is not a repository URL: use https://, ssh:// or git@host:path.", t.bare)
+		}
+		return urlErr("file:// URLs are not allowed: use https://, ssh:// or git@host:path.")
+	case kindHTTP:
+		if !opts.AllowPrivate {
+			return urlErr("http:// is not allowed: use https:// (plain HTTP would expose the token).")
+		}
 		// Plain HTTP only to a private network: refuse a literal public
-		// address now; names are checked when connecting.
-		if ip, err := netip.ParseAddr(t.host); err == nil && !privateAddr(ip) {
-			return nil, urlErr("http:// is only allowed for a server on a private network; use https://.")
+		// address now; names are checked before connecting.
+		if ip, err := netip.ParseAddr(strings.Trim(t.host, "[]")); err == nil && !privateAddr(ip) {
+			return urlErr("http:// is only allowed for a server on a private network; use https://.")
 		}
 	}
-	return t, nil
+	return checkHost(t.host, opts)
 }
 
 // parseSCPLike recognises [user@]host:path, the form git uses for SSH.
@@ -158,8 +180,8 @@ func parseSCPLike(raw string) (*target, bool) {
 }
 
 // checkHost refuses hosts that are obviously local or private unless
-// opts.AllowPrivate; names that resolve to such addresses are refused when
-// Fetch connects.
+// opts.AllowPrivate; names that resolve to such addresses are refused
+// before Fetch connects.
 func checkHost(host string, opts Options) error {
 	if opts.AllowPrivate {
 		return nil

@@ -65,3 +65,60 @@ func TestValidateURL(t *testing.T) {
 		}
 	}
 }
+
+func TestKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ url, want, msg string }{
+		{"https://github.com/acme/mail.git", "https", ""},
+		{"HTTPS://github.com/acme/mail.git", "https", ""},
+		{"http://10.1.2.3/acme/mail.git", "http", ""},
+		{"http://8.8.8.8/acme/mail.git", "http", ""}, // the form only: ValidateURL refuses it
+		{"https://127.0.0.1/acme/mail.git", "https", ""},
+		{"ssh://git@github.com/acme/mail.git", "ssh", ""},
+		{"git@github.com:acme/mail.git", "ssh", ""},
+		{"github.com:acme/mail.git", "ssh", ""},
+		{" git@github.com:acme/mail.git ", "ssh", ""},
+		{"file:///srv/git/mail.git", "file", ""},
+		{"/srv/git/mail.git", "file", ""},
+		{"./mail", "file", ""},
+		{"C:/repos/mail", "file", ""}, // a drive letter, not a host
+		{"", "", "Enter the repository URL"},
+		{"git://github.com/acme/mail.git", "", "git:// is not supported"},
+		{"https://x-access-token:ghp_secret@github.com/acme/mail.git", "", "token field"},
+		{"https://github.com", "", "no repository path"},
+		{"file://server/share/mail", "", "local directory"},
+	} {
+		got, err := gitsrc.Kind(tc.url)
+		switch {
+		case tc.msg == "" && (err != nil || got != tc.want):
+			t.Errorf("Kind(%q) = %q, %v; want %q", tc.url, got, err, tc.want)
+		case tc.msg != "" && (!errors.Is(err, gitsrc.ErrURL) || !strings.Contains(err.Error(), tc.msg) || got != ""):
+			t.Errorf("Kind(%q) = %q, %v; want ErrURL saying %q", tc.url, got, err, tc.msg)
+		case err != nil && strings.Contains(err.Error(), "ghp_secret"):
+			t.Errorf("Kind(%q) shows the credentials: %v", tc.url, err)
+		}
+	}
+}
+
+func TestCheckBranch(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"main", "release/2025", "feature/a-b_c.d", "refs/heads/main", "v1.2", "ünïcode", "a@b", strings.Repeat("x", 255)} {
+		if err := gitsrc.CheckBranch(name); err != nil {
+			t.Errorf("CheckBranch(%q) = %v, want ok", name, err)
+		}
+	}
+	for _, name := range []string{
+		"", " ", "refs/heads/", "a..b", "/main", "main/", "a//b", ".hidden", "a/.b", "main.lock", "a.lock/b",
+		"main.", "-main", "a b", " main", "a\tb", "a~1", "a^", "a:b", "a?", "a*", "a[b", `a\b`, "a@{1}", "@",
+		"HEAD", "a\x00b", "a\x1fb", "a\x7fb", "\xff", strings.Repeat("x", 256),
+	} {
+		err := gitsrc.CheckBranch(name)
+		if !errors.Is(err, gitsrc.ErrNotFound) {
+			t.Errorf("CheckBranch(%q) = %v, want an error", name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "not a valid branch name") && !strings.Contains(err.Error(), "Enter the branch") {
+			t.Errorf("CheckBranch(%q) says %q", name, err)
+		}
+	}
+}
