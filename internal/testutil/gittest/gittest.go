@@ -19,13 +19,19 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// Repo is a repository with a work tree in a test's temporary directory.
+// Repo is a bare repository in a test's temporary directory, as a Git
+// host keeps it, with a work tree beside it where the test writes its
+// commits: every commit and branch is copied into the bare repository,
+// which is what the servers and URL serve.
 type Repo struct {
-	// Dir is the work tree; the repository is Dir/.git.
+	// Dir is the bare repository.
 	Dir string
+	// Work is the work tree the commits are made in.
+	Work string
 
 	mu     sync.Mutex
 	repo   *git.Repository
+	bare   *git.Repository
 	wt     *git.Worktree
 	n      int // commits made, for increasing commit times
 	branch string
@@ -38,18 +44,51 @@ var Epoch = time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
 // New creates an empty repository whose branch is "main".
 func New(t testing.TB) *Repo {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
-		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
-	})
+	root := t.TempDir()
+	main := git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")}
+	work := filepath.Join(root, "work")
+	r, err := git.PlainInitWithOptions(work, &git.PlainInitOptions{InitOptions: main})
 	if err != nil {
 		t.Fatalf("gittest: init: %v", err)
+	}
+	dir := filepath.Join(root, "repo.git")
+	bare, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{InitOptions: main, Bare: true})
+	if err != nil {
+		t.Fatalf("gittest: init bare: %v", err)
 	}
 	wt, err := r.Worktree()
 	if err != nil {
 		t.Fatalf("gittest: worktree: %v", err)
 	}
-	return &Repo{Dir: dir, repo: r, wt: wt, branch: "main"}
+	return &Repo{Dir: dir, Work: work, repo: r, bare: bare, wt: wt, branch: "main"}
+}
+
+// publish copies the work repository's objects and branches into the bare
+// one, as a push to the host would.
+func (r *Repo) publish(t testing.TB) {
+	t.Helper()
+	objs, err := r.repo.Storer.IterEncodedObjects(plumbing.AnyObject)
+	if err != nil {
+		t.Fatalf("gittest: objects: %v", err)
+	}
+	err = objs.ForEach(func(o plumbing.EncodedObject) error {
+		if r.bare.Storer.HasEncodedObject(o.Hash()) == nil {
+			return nil
+		}
+		_, err := r.bare.Storer.SetEncodedObject(o)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("gittest: copy objects: %v", err)
+	}
+	refs, err := r.repo.Branches()
+	if err != nil {
+		t.Fatalf("gittest: branches: %v", err)
+	}
+	err = refs.ForEach(func(ref *plumbing.Reference) error { return r.bare.Storer.SetReference(ref) })
+	if err != nil {
+		t.Fatalf("gittest: copy branches: %v", err)
+	}
 }
 
 // URL is the repository's file:// URL.
@@ -77,6 +116,7 @@ func (r *Repo) Checkout(t testing.TB, branch string) {
 		t.Fatalf("gittest: checkout %s: %v", branch, err)
 	}
 	r.branch = branch
+	r.publish(t)
 }
 
 // Commit writes files (path → content; "" deletes the path) to the work
@@ -92,7 +132,7 @@ func (r *Repo) Commit(t testing.TB, files map[string]string, message, author str
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		full := filepath.Join(r.Dir, filepath.FromSlash(p))
+		full := filepath.Join(r.Work, filepath.FromSlash(p))
 		if files[p] == "" {
 			if _, err := r.wt.Remove(p); err != nil {
 				t.Fatalf("gittest: remove %s: %v", p, err)
@@ -118,7 +158,7 @@ func (r *Repo) Link(t testing.TB, name, target, message, author string) string {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	full := filepath.Join(r.Dir, filepath.FromSlash(name))
+	full := filepath.Join(r.Work, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +179,7 @@ func (r *Repo) commit(t testing.TB, message, author string) string {
 	if err != nil {
 		t.Fatalf("gittest: commit: %v", err)
 	}
+	r.publish(t)
 	return h.String()
 }
 
@@ -180,11 +221,10 @@ func (r *Repo) Delete(t testing.TB) {
 	}
 }
 
-// gitDir is the repository's .git directory, or "" once deleted.
+// gitDir is the bare repository's directory, or "" once deleted.
 func (r *Repo) gitDir() string {
-	d := filepath.Join(r.Dir, ".git")
-	if _, err := os.Stat(filepath.Join(d, "HEAD")); err != nil {
+	if _, err := os.Stat(filepath.Join(r.Dir, "HEAD")); err != nil {
 		return ""
 	}
-	return d
+	return r.Dir
 }
