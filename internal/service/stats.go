@@ -797,29 +797,25 @@ func (s *Service) Reputation(ctx context.Context, a *domain.Actor, q StatsQuery)
 		}
 		out.Overall = repMetrics(total)
 
-		// By connection, template, sending domain and recipient domain: one
-		// read of each rollup for the four.
+		// By connection, template, sending domain and recipient domain: each
+		// from its own daily rollup rows (365 a year per value and type).
 		dims := []store.Dim{store.ByConnection, store.ByTemplate, store.BySendingDomain, store.ByRecipientDomain}
 		groups := make([]map[string]*RepCounts, len(dims))
-		for i := range groups {
+		for i, by := range dims {
 			groups[i] = map[string]*RepCounts{}
-		}
-		cells, err := store.RollupCells(ctx, tx, a.OrgID, r.From, r.To, dims, "Send", "Delivery")
-		if err != nil {
-			return err
-		}
-		for _, c := range cells {
-			for i, k := range c.Keys {
-				get(groups[i], k).addRollup(c.Type, c.N)
+			counts, err := store.RollupCounts(ctx, tx, a.OrgID, r.From, r.To, by, "Send", "Delivery")
+			if err != nil {
+				return err
 			}
-		}
-		fcells, err := store.FeedbackCells(ctx, tx, a.OrgID, r.From, r.To, dims)
-		if err != nil {
-			return err
-		}
-		for _, f := range fcells {
-			for i, k := range f.Keys {
-				get(groups[i], k).addFeedback(f.FeedbackCount)
+			for _, c := range counts {
+				get(groups[i], c.Key).addRollup(c.Type, c.N)
+			}
+			fb, err := store.FeedbackCounts(ctx, tx, a.OrgID, r.From, r.To, by)
+			if err != nil {
+				return err
+			}
+			for _, f := range fb {
+				get(groups[i], f.Key).addFeedback(f)
 			}
 		}
 

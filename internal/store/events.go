@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -73,14 +75,16 @@ func (a msgKey) less(b msgKey) bool { return a.org < b.org || a.org == b.org && 
 // to the events, the recipient index, the rollups or the per-recipient
 // analytics. For the new rows it updates, in the same transaction, the
 // messages, the recipient index, the hourly rollups and the per-recipient
-// analytics. It returns, per row, whether it was new.
+// analytics. It returns, per row, whether it was new. A message's subject
+// words and tags are indexed (subject_words, message_tags) when the message
+// is first stored with them.
 //
 // Locks are taken in one order by every call, so that concurrent
 // transactions (several writers on PostgreSQL) cannot deadlock: messages in
 // key order, then events in the order of each event's first row key, then
-// recipients, rollups (hourly; totals; by tag, after PostgreSQL advisory
-// locks of the organisations' hours; of bounces and complaints) and
-// analytics, each in key order.
+// recipients, subject words and tags, rollups (hourly; totals; by tag,
+// after PostgreSQL advisory locks of the organisations' hours; of bounces
+// and complaints; daily) and analytics, each in key order.
 func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) {
 	inserted := make([]bool, len(rows))
 	seen := make(map[string]bool, len(rows))
@@ -98,7 +102,7 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 	// The messages come first: an event row refers to its message's id. A
 	// message upsert from an event stored already changes nothing (its
 	// times, subject and tags were taken when the event was stored first).
-	refs, sent, err := upsertMessages(ctx, tx, rows, fresh)
+	refs, sent, indexed, err := upsertMessages(ctx, tx, rows, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -137,16 +141,23 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 	if err := upsertRecipients(ctx, tx, news, newRefs, sent); err != nil {
 		return nil, err
 	}
+	if err := insertMessageIndex(ctx, tx, indexed); err != nil {
+		return nil, err
+	}
 	if err := upsertRollups(ctx, tx, news); err != nil {
 		return nil, err
 	}
 	if err := upsertTotalRollups(ctx, tx, news); err != nil {
 		return nil, err
 	}
-	if err := upsertTagRollups(ctx, tx, news); err != nil {
+	tagCounts, err := upsertTagRollups(ctx, tx, news)
+	if err != nil {
 		return nil, err
 	}
 	if err := upsertFeedbackRollups(ctx, tx, news); err != nil {
+		return nil, err
+	}
+	if err := upsertDailyRollups(ctx, tx, news, tagCounts); err != nil {
 		return nil, err
 	}
 	if err := upsertStats(ctx, tx, news); err != nil {
@@ -232,11 +243,21 @@ type msgAgg struct {
 	first, last time.Time
 }
 
+// indexedMessage is a message whose subject or tags this transaction
+// stored first: they go into subject_words and message_tags.
+type indexedMessage struct {
+	org           string
+	ref           int64
+	sent          time.Time
+	subject, tags string // "" when stored before
+}
+
 // upsertMessages stores or updates the messages of rows[fresh…] and returns
-// their ids and their stored send times (by id). A message's send time is
-// set once, by the first event stored (SES's mail.timestamp, or the event's
-// own time when it has none): the message search orders on it.
-func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, map[int64]time.Time, error) {
+// their ids, their stored send times (by id), and the messages whose
+// subject or tags were not stored before. A message's send time is set
+// once, by the first event stored (SES's mail.timestamp, or the event's own
+// time when it has none): the message search orders on it.
+func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, map[int64]time.Time, []indexedMessage, error) {
 	agg := map[msgKey]*msgAgg{}
 	var order []msgKey
 	for _, i := range fresh {
@@ -261,8 +282,15 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 	}
 	refs := make(map[msgKey]int64, len(order))
 	sent := make(map[int64]time.Time, len(order))
+	var indexed []indexedMessage
 	for start := 0; start < len(order); start += chunk {
 		part := order[start:min(start+chunk, len(order))]
+		// What the stored messages hold already: a subject or tags stored
+		// now for the first time are indexed.
+		had, err := storedMessages(ctx, tx, part)
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		args := make([]any, 0, len(part)*12)
 		for _, k := range part {
 			a := agg[k]
@@ -282,30 +310,133 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at),
 			first_event_at = `+l+`(ses_messages.first_event_at, excluded.first_event_at),
 			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at)
-			RETURNING org_id, message_id, id, sent_at`, args...)
+			RETURNING org_id, message_id, id, sent_at, subject, tags`, args...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("upsert messages: %w", err)
+			return nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
 		}
 		for res.Next() {
 			var k msgKey
 			var id int64
 			var sentAt time.Time
-			if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}); err != nil {
+			var subject, tags string
+			if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}, &subject, &tags); err != nil {
 				res.Close()
-				return nil, nil, fmt.Errorf("upsert messages: %w", err)
+				return nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
 			}
 			refs[k] = id
 			sent[id] = sentAt
+			h := had[k]
+			if h.subject {
+				subject = ""
+			}
+			if h.tags {
+				tags = ""
+			}
+			if subject != "" || tags != "" {
+				indexed = append(indexed, indexedMessage{org: k.org, ref: id, sent: sentAt, subject: subject, tags: tags})
+			}
 		}
 		res.Close()
 		if err := res.Err(); err != nil {
-			return nil, nil, fmt.Errorf("upsert messages: %w", err)
+			return nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
 		}
 	}
 	if len(refs) != len(order) {
-		return nil, nil, fmt.Errorf("upsert messages: %d ids returned for %d messages", len(refs), len(order))
+		return nil, nil, nil, fmt.Errorf("upsert messages: %d ids returned for %d messages", len(refs), len(order))
 	}
-	return refs, sent, nil
+	return refs, sent, indexed, nil
+}
+
+// storedFields says which of a stored message's indexed fields are set.
+type storedFields struct{ subject, tags bool }
+
+// storedMessages reads which of the messages keys are stored, with a
+// subject or tags.
+func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]storedFields, error) {
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k.org, k.id)
+	}
+	res, err := tx.Query(ctx, `SELECT org_id, message_id, CASE WHEN subject <> '' THEN 1 ELSE 0 END, CASE WHEN tags <> '' THEN 1 ELSE 0 END
+		FROM ses_messages WHERE (org_id, message_id) IN (VALUES `+values(len(keys), 2)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read messages: %w", err)
+	}
+	defer res.Close()
+	out := map[msgKey]storedFields{}
+	for res.Next() {
+		var k msgKey
+		var subject, tags int
+		if err := res.Scan(&k.org, &k.id, &subject, &tags); err != nil {
+			return nil, fmt.Errorf("read messages: %w", err)
+		}
+		out[k] = storedFields{subject == 1, tags == 1}
+	}
+	return out, res.Err()
+}
+
+// insertMessageIndex stores the subject words and the tags of messages (in
+// key order, once each).
+func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) error {
+	type wordRow struct {
+		org, word string
+		sent      time.Time
+		ref       int64
+	}
+	type tagRow struct {
+		org, key, value string
+		sent            time.Time
+		ref             int64
+	}
+	var words []wordRow
+	var tags []tagRow
+	for _, m := range msgs {
+		for _, w := range IndexWords(m.subject) {
+			words = append(words, wordRow{m.org, w, m.sent, m.ref})
+		}
+		for _, p := range indexedTags(m.tags) {
+			tags = append(tags, tagRow{m.org, p.Key, p.Value, m.sent, m.ref})
+		}
+	}
+	cmpSentRef := func(s1, s2 time.Time, r1, r2 int64) int {
+		if c := s1.Compare(s2); c != 0 {
+			return c
+		}
+		return cmp.Compare(r1, r2)
+	}
+	slices.SortFunc(words, func(a, b wordRow) int {
+		if c := cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.word, b.word)); c != 0 {
+			return c
+		}
+		return cmpSentRef(a.sent, b.sent, a.ref, b.ref)
+	})
+	slices.SortFunc(tags, func(a, b tagRow) int {
+		if c := cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.key, b.key), strings.Compare(a.value, b.value)); c != 0 {
+			return c
+		}
+		return cmpSentRef(a.sent, b.sent, a.ref, b.ref)
+	})
+	for start := 0; start < len(words); start += chunk {
+		part := words[start:min(start+chunk, len(words))]
+		args := make([]any, 0, len(part)*4)
+		for _, w := range part {
+			args = append(args, w.org, w.word, msTime(w.sent), w.ref)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO subject_words (org_id, word, sent_at, message_ref) VALUES `+values(len(part), 4)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			return fmt.Errorf("index subject words: %w", err)
+		}
+	}
+	for start := 0; start < len(tags); start += chunk {
+		part := tags[start:min(start+chunk, len(tags))]
+		args := make([]any, 0, len(part)*5)
+		for _, t := range part {
+			args = append(args, t.org, t.key, t.value, msTime(t.sent), t.ref)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO message_tags (org_id, tag_key, tag_value, sent_at, message_ref) VALUES `+values(len(part), 5)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			return fmt.Errorf("index message tags: %w", err)
+		}
+	}
+	return nil
 }
 
 type rcptKey struct {

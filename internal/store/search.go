@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql/driver"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -63,27 +65,44 @@ type SearchRow struct {
 	domain.MessageHit
 }
 
-// searchScanThreshold is how many index entries an address prefix (or, on
-// SQLite, a subject) may match for the search to read them all and sort
+// searchScanThreshold is how many index entries an address prefix or a
+// subject word prefix may match for the search to read them all and sort
 // them. Beyond it the matches are common enough that reading the
 // organisation's messages newest first, testing each, fills a page sooner.
 // (A variable so that tests can check both plans agree.)
 var searchScanThreshold = 20000
 
+// wordCountCap is how many of a whole word's rows are counted to choose the
+// rarest of a subject's words: reading its rows in order then costs at most
+// that many before a page is full. Words more common than that are about
+// equally good (a page needs few of their rows), unless they seldom meet.
+const wordCountCap = 1000
+
+// searchPlanOverride, when set by a test, makes every search that can take
+// it use the named plan ("time").
+var searchPlanOverride string
+
+// Word and tag index limits (migration 0013): longer words are stored
+// shortened (indexWord); longer tag keys and values are not indexed.
+const (
+	maxIndexedWord     = 32 // characters kept as they are
+	indexedWordPrefix  = 24 // characters a longer word keeps before "…" and its hash
+	maxIndexedTagChars = 200
+)
+
+// commonStatuses are the recipient statuses that the partial index
+// message_recipients_status leaves out (migration 0013).
+const commonStatusSQL = `r.status NOT IN ('delivered', 'opened', 'clicked')`
+
+var commonStatuses = map[string]bool{domain.StatusDelivered: true, domain.StatusOpened: true, domain.StatusClicked: true}
+
 // SearchMessages returns the rows of a search after the row after (nil: from
 // the first), at most limit of them, in the search's order.
 //
-// Plans (see BENCHMARKS.md for their EXPLAIN): an exact address or a domain
-// reads the recipient index (org_id, recipient|domain, sent_at, …), which
-// is in the search's order: a page costs a page of index entries whatever
-// the number of matches. A message id reads that message by its key. An
-// address prefix reads the prefix's range of the recipient index and sorts
-// it when it holds at most searchScanThreshold entries; otherwise, and for
-// the other filters, the organisation's messages are read newest first by
-// (org_id, sent_at) and each is tested. Subject words use the subject's
-// word index (FTS5 on SQLite, GIN on PostgreSQL): on SQLite while the words
-// match at most searchScanThreshold messages, PostgreSQL's planner chooses
-// from the index's statistics.
+// Every plan reads one index range in the search's order (send time, then
+// message id, then recipient, newest first) and stops after a page, except
+// the sorted ranges of short prefixes (see searchPlan). BENCHMARKS.md has
+// their EXPLAIN.
 func SearchMessages(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, after *SearchKey, limit int) ([]SearchRow, error) {
 	query, args, err := searchQuery(ctx, tx, orgID, f, after, limit)
 	if err != nil {
@@ -108,42 +127,192 @@ func SearchMessages(ctx context.Context, tx *Tx, orgID string, f *MessageSearch,
 	return out, rows.Err()
 }
 
+// searchPlan is how a search reads its rows.
+type searchPlan struct {
+	// name: "recipient" (an address's or a domain's index range, in
+	// order), "prefix" (an address prefix's index range, sorted), "word"
+	// (a subject word's rows of subject_words, in order), "words" (a
+	// subject word prefix's rows, sorted), "tag" (a tag's rows of
+	// message_tags, in order), "status" (the partial status index, in
+	// order) or "time" (the messages newest first by (org_id, sent_at), or
+	// by a message filter's index (org_id, column, sent_at), each tested).
+	name string
+	term int // word, words: the index in Subject of the term read
+	tag  int // tag: the index in Tags of the tag read
+}
+
+// searchPlan chooses a search's plan. An exact address, a domain and a
+// message id are read by their key. Then, in this order, the first filter
+// with an index that reads few rows drives the search and the others are
+// tested on its rows: an address prefix matching at most
+// searchScanThreshold index entries (all read and sorted); the subject's
+// rarest whole word (words are counted, up to wordCountCap, when there are
+// several); a tag; a status outside the common ones; a subject
+// word prefix matching at most searchScanThreshold entries (sorted).
+// Otherwise the messages are read newest first, by the index of a
+// message filter (connection, configuration set, template, sender or
+// sending domain) when there is one.
+func choosePlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (searchPlan, error) {
+	switch {
+	case f.Recipient != "" || f.RecipientDomain != "":
+		return searchPlan{name: "recipient"}, nil
+	case f.MessageID != "" || searchPlanOverride != "":
+		return searchPlan{name: "time"}, nil // (org_id, message_id) finds the message
+	}
+	if f.RecipientPrefix != "" {
+		hi := prefixEnd(f.RecipientPrefix)
+		n, err := countCapped(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_id = ? AND `+tx.prefixRange("r.recipient", hi),
+			append([]any{orgID, f.RecipientPrefix}, optional(hi)...)...)
+		if err != nil || n <= searchScanThreshold {
+			return searchPlan{name: "prefix"}, err
+		}
+	}
+	// The rarest whole word of the subject.
+	words := 0
+	for _, t := range f.Subject {
+		if !t.Prefix {
+			words++
+		}
+	}
+	best, bestN := -1, 0
+	for i, t := range f.Subject {
+		if t.Prefix {
+			continue
+		}
+		if best >= 0 && bestN == 0 {
+			break
+		}
+		n := 0
+		if words > 1 {
+			q, args := wordRange(orgID, indexWord(t.Word), "", f)
+			err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+q+` LIMIT ?) x`, tx.customPlan(append(args, wordCountCap))...).Scan(&n)
+			if err != nil {
+				return searchPlan{}, err
+			}
+		}
+		if best < 0 || n < bestN {
+			best, bestN = i, n
+		}
+	}
+	if best >= 0 {
+		return searchPlan{name: "word", term: best}, nil
+	}
+	for i, tag := range f.Tags {
+		if indexedTag(tag.Key, tag.Value) {
+			return searchPlan{name: "tag", tag: i}, nil
+		}
+	}
+	if rareStatuses(f.Statuses) {
+		return searchPlan{name: "status"}, nil
+	}
+	for i, t := range f.Subject {
+		lo, hi := wordPrefixRange(t.Word)
+		q, args := wordRange(orgID, lo, hi, nil)
+		n, err := countCapped(ctx, tx, q, args...)
+		if err != nil {
+			return searchPlan{}, err
+		}
+		if n <= searchScanThreshold {
+			return searchPlan{name: "words", term: i}, nil
+		}
+	}
+	return searchPlan{name: "time"}, nil
+}
+
+// rareStatuses reports whether statuses are some and none is common.
+func rareStatuses(statuses []string) bool {
+	for _, s := range statuses {
+		if commonStatuses[s] {
+			return false
+		}
+	}
+	return len(statuses) > 0
+}
+
+// wordRange returns the query of the rows of subject_words of a word (hi
+// "") or of the words in [lo, hi), in f's send times when f is not nil.
+func wordRange(orgID, lo, hi string, f *MessageSearch) (string, []any) {
+	q, args := `SELECT 1 FROM subject_words w WHERE w.org_id = ? AND w.word = ?`, []any{orgID, lo}
+	if hi != "" {
+		q, args = `SELECT 1 FROM subject_words w WHERE w.org_id = ? AND w.word >= ? AND w.word < ?`, []any{orgID, lo, hi}
+	}
+	if f != nil {
+		q += ` AND w.sent_at >= ?`
+		args = append(args, msTime(f.From))
+		if !f.To.IsZero() {
+			q += ` AND w.sent_at < ?`
+			args = append(args, msTime(f.To))
+		}
+	}
+	return q, args
+}
+
+// wordPrefixRange returns the range of stored words that starts with a
+// prefix: [lo, hi). A prefix longer than a shortened word keeps is cut to
+// it, and the range holds more than its words (the subject is tested).
+func wordPrefixRange(p string) (lo, hi string) {
+	if utf8.RuneCountInString(p) > indexedWordPrefix {
+		p = string([]rune(p)[:indexedWordPrefix])
+	}
+	hi = prefixEnd(p)
+	if hi == "" {
+		hi = "\U0010FFFF\U0010FFFF"
+	}
+	return p, hi
+}
+
 // searchQuery returns the SQL of a search and its arguments.
 func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, after *SearchKey, limit int) (string, []any, error) {
-	plan, err := SearchPlan(ctx, tx, orgID, f)
+	plan, err := choosePlan(ctx, tx, orgID, f)
 	if err != nil {
 		return "", nil, err
 	}
-	byRecipient := plan == "recipient" || plan == "prefix"
-
-	// t is the table whose send time orders the rows: the recipient index
-	// r, or the messages m. Both hold the same time.
+	// t is the table whose send time and message id order the rows: the
+	// recipient rows r, the messages m, or the driving rows d (a word's or
+	// a tag's). They hold the same time.
 	t, refCol := "m", "m.id"
-	if byRecipient {
+	switch plan.name {
+	case "recipient", "prefix", "status":
 		t, refCol = "r", "r.message_ref"
+	case "word", "words", "tag":
+		t, refCol = "d", "d.message_ref"
 	}
 	sentCol := t + ".sent_at"
 	order := " ORDER BY " + sentCol + " DESC, " + refCol + " DESC, r.recipient DESC"
 
-	// Conditions on the recipient rows (rc) and on their messages (mc).
-	var rc, mc []string
-	var rArgs, mArgs []any
+	// Conditions on the driving rows (dc), the recipient rows (rc) and on
+	// their messages (mc).
+	var dc, rc, mc []string
+	var dArgs, rArgs, mArgs []any
+	onD := func(cond string, a ...any) { dc, dArgs = append(dc, cond), append(dArgs, a...) }
 	onR := func(cond string, a ...any) { rc, rArgs = append(rc, cond), append(rArgs, a...) }
 	onM := func(cond string, a ...any) { mc, mArgs = append(mc, cond), append(mArgs, a...) }
-	onT := onM
-	if byRecipient {
-		onT = onR
-	}
+	onT := map[string]func(string, ...any){"m": onM, "r": onR, "d": onD}[t]
 	onR("r.org_id = ?", orgID)
-	onM("m.org_id = ?", orgID)
+	if tx.engine == SQLite && plan.name == "time" && f.ConnectionID != "" && f.MessageID == "" {
+		// Not by (org_id, sent_at), which SQLite cannot tell from the
+		// connection's index without statistics: a connection id names
+		// one organisation's connection.
+		onM("+m.org_id = ?", orgID)
+	} else {
+		onM("m.org_id = ?", orgID)
+	}
+	if t == "d" {
+		onD("d.org_id = ?", orgID)
+	}
 	onT(sentCol+" >= ?", msTime(f.From))
 	if !f.To.IsZero() {
 		onT(sentCol+" < ?", msTime(f.To))
 	}
 	if after != nil {
 		at := msTime(after.SentAt)
-		onT(sentCol+" <= ? AND ("+sentCol+" < ? OR "+refCol+" < ? OR ("+refCol+" = ? AND r.recipient < ?))",
-			at, at, after.Ref, after.Ref, after.Recipient)
+		cond := sentCol + " <= ? AND (" + sentCol + " < ? OR " + refCol + " < ? OR (" + refCol + " = ? AND r.recipient < ?))"
+		if t == "d" {
+			onD(sentCol+" <= ?", at)
+			onR(cond, at, at, after.Ref, after.Ref, after.Recipient)
+		} else {
+			onT(cond, at, at, after.Ref, after.Ref, after.Recipient)
+		}
 	}
 	switch {
 	case f.Recipient != "":
@@ -156,20 +325,43 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 	}
 	if len(f.Statuses) > 0 {
 		onR("r.status IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(f.Statuses)), ", ")+")", anys(f.Statuses)...)
+		if rareStatuses(f.Statuses) {
+			onR(commonStatusSQL) // the partial index's condition, for the planner
+		}
 	}
 	messageFilters := len(mc)
 	if f.MessageID != "" {
 		onM("m.message_id = ?", f.MessageID)
 	}
-	if len(f.Subject) > 0 {
-		switch {
-		case tx.engine == Postgres:
-			onM(pgSubjectVector("m.subject")+" @@ to_tsquery('simple', ?)", tsQuery(f.Subject))
-		case plan == "subject":
-			onM("m.id IN (SELECT rowid FROM ses_messages_subject WHERE ses_messages_subject MATCH ?) AND sendops_subject_match(m.subject, ?)",
-				ftsQuery(f.Subject), matchQuery(f.Subject))
-		default:
-			onM("sendops_subject_match(m.subject, ?)", matchQuery(f.Subject))
+	// The subject's terms other than the one read: whole words by their
+	// row in subject_words (PostgreSQL) or all by sendops_subject_match
+	// (SQLite); on PostgreSQL a word prefix by the subject's words as
+	// migration 0011 indexed them.
+	var rest []SubjectTerm
+	for i, term := range f.Subject {
+		driver := (plan.name == "word" || plan.name == "words") && i == plan.term
+		if driver && !(term.Prefix && utf8.RuneCountInString(term.Word) > indexedWordPrefix) {
+			continue
+		}
+		rest = append(rest, term)
+	}
+	if len(rest) > 0 {
+		if tx.engine == SQLite {
+			onM("sendops_subject_match(m.subject, ?)", matchQuery(rest))
+		} else {
+			var prefixes []SubjectTerm
+			for _, term := range rest {
+				if term.Prefix {
+					prefixes = append(prefixes, term)
+					continue
+				}
+				// OFFSET 0: a probe of the key per row read, never a
+				// join with all of the word's rows.
+				onM("EXISTS (SELECT 1 FROM subject_words w WHERE w.org_id = m.org_id AND w.word = ? AND w.sent_at = m.sent_at AND w.message_ref = m.id OFFSET 0)", indexWord(term.Word))
+			}
+			if len(prefixes) > 0 {
+				onM(pgSubjectVector("m.subject")+" @@ to_tsquery('simple', ?)", tsQuery(prefixes))
+			}
 		}
 	}
 	if f.Sender != "" {
@@ -182,12 +374,15 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 		onM("m.connection_id = ?", f.ConnectionID)
 	}
 	if f.ConfigSet != "" {
-		onM("m.config_set = ?", f.ConfigSet)
+		onM("m.config_set = ? AND m.config_set <> ''", f.ConfigSet) // the partial index's condition, for the planner
 	}
 	if f.Template != "" {
-		onM("m.template = ?", f.Template)
+		onM("m.template = ? AND m.template <> ''", f.Template)
 	}
-	for _, tag := range f.Tags {
+	for i, tag := range f.Tags {
+		if plan.name == "tag" && i == plan.tag {
+			continue
+		}
 		if tx.engine == Postgres {
 			b, _ := json.Marshal(map[string][]string{tag.Key: {tag.Value}})
 			onM("NULLIF(m.tags, '')::jsonb @> ?::jsonb", string(b))
@@ -199,49 +394,58 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 	const cols = `SELECT r.sent_at, r.message_ref, r.recipient, r.domain, r.status, r.status_at, r.last_event_at,
 		m.message_id, m.subject, m.sender, m.connection_id, m.config_set, m.template, m.tags `
 	and := func(cs []string) string { return strings.Join(cs, " AND ") }
+	// SQLite joins in the order written with CROSS JOIN: the driving rows
+	// first. PostgreSQL plans a CROSS JOIN with conditions like a join.
+	join := func(driver string) string {
+		return `FROM ` + driver + ` CROSS JOIN ses_messages m CROSS JOIN message_recipients r
+			WHERE m.id = d.message_ref AND r.org_id = m.org_id AND r.message_ref = m.id AND `
+	}
 	switch {
-	case plan == "prefix" && len(mc) == messageFilters:
-		// A prefix's rows are sorted; when only the recipient rows are
-		// filtered, the page is chosen from the recipient index alone and
-		// only its rows join their messages. (An address or a domain needs
-		// no sort: the join stops after a page anyway.)
-		q := cols + `FROM (SELECT r.sent_at, r.message_ref, r.recipient, r.domain, r.status, r.status_at, r.last_event_at FROM message_recipients r
-			WHERE ` + and(rc) + order + ` LIMIT ?) r JOIN ses_messages m ON m.id = r.message_ref WHERE ` + and(mc) + order
-		return q, append(append(rArgs, limit), mArgs...), nil
-	case byRecipient:
-		q := cols + `FROM message_recipients r JOIN ses_messages m ON m.id = r.message_ref WHERE ` + and(rc) + ` AND ` + and(mc) + order + ` LIMIT ?`
+	case plan.name == "prefix" && len(mc) == messageFilters:
+		// A prefix's rows are sorted from the recipient index alone (its
+		// entries hold the send time, message and address); only the page
+		// reads its rows and joins their messages.
+		p := make([]string, len(rc))
+		for i, c := range rc {
+			p[i] = strings.ReplaceAll(c, "r.", "p.")
+		}
+		q := cols + `FROM (SELECT p.sent_at, p.message_ref, p.recipient FROM message_recipients p
+			WHERE ` + and(p) + strings.ReplaceAll(order, "r.", "p.") + ` LIMIT ?) p
+			CROSS JOIN message_recipients r CROSS JOIN ses_messages m
+			WHERE r.org_id = ? AND r.message_ref = p.message_ref AND r.recipient = p.recipient AND m.id = p.message_ref AND ` + and(mc) +
+			strings.ReplaceAll(order, "r.", "p.")
+		return q, append(append(rArgs, limit, orgID), mArgs...), nil
+	case plan.name == "recipient" || plan.name == "prefix" || plan.name == "status":
+		q := cols + `FROM message_recipients r CROSS JOIN ses_messages m WHERE m.id = r.message_ref AND ` + and(rc) + ` AND ` + and(mc) + order + ` LIMIT ?`
 		return q, append(append(rArgs, mArgs...), limit), nil
+	case plan.name == "word":
+		onD("d.word = ?", indexWord(f.Subject[plan.term].Word))
+		q := cols + join("subject_words d") + and(dc) + ` AND ` + and(mc) + ` AND ` + and(rc) + order + ` LIMIT ?`
+		return q, append(append(append(dArgs, mArgs...), rArgs...), limit), nil
+	case plan.name == "tag":
+		tag := f.Tags[plan.tag]
+		onD("d.tag_key = ? AND d.tag_value = ?", tag.Key, tag.Value)
+		q := cols + join("message_tags d") + and(dc) + ` AND ` + and(mc) + ` AND ` + and(rc) + order + ` LIMIT ?`
+		return q, append(append(append(dArgs, mArgs...), rArgs...), limit), nil
+	case plan.name == "words":
+		// The messages with a word of the prefix (at most
+		// searchScanThreshold rows), each once, sorted.
+		lo, hi := wordPrefixRange(f.Subject[plan.term].Word)
+		inner := strings.ReplaceAll(and(dc), "d.", "w.")
+		q := cols + join(`(SELECT DISTINCT w.sent_at, w.message_ref FROM subject_words w WHERE `+inner+` AND w.word >= ? AND w.word < ?) d`) +
+			and(mc) + ` AND ` + and(rc) + order + ` LIMIT ?`
+		return q, append(append(append(append(dArgs, lo, hi), mArgs...), rArgs...), limit), nil
 	default:
-		q := cols + `FROM ses_messages m JOIN message_recipients r ON r.org_id = m.org_id AND r.message_ref = m.id WHERE ` + and(mc) + ` AND ` + and(rc) + order + ` LIMIT ?`
+		q := cols + `FROM ses_messages m CROSS JOIN message_recipients r WHERE r.message_ref = m.id AND ` + and(mc) + ` AND ` + and(rc) + order + ` LIMIT ?`
 		return q, append(append(mArgs, rArgs...), limit), nil
 	}
 }
 
 // SearchPlan names the plan SearchMessages takes for a search (tests and
-// benchmarks show it): "recipient" (the recipient index, in order),
-// "prefix" (the recipient index's range, sorted), "subject" (SQLite's word
-// index, sorted) or "time" (the messages newest first, each tested).
+// benchmarks show it): see searchPlan.
 func SearchPlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (string, error) {
-	switch {
-	case f.Recipient != "" || f.RecipientDomain != "":
-		return "recipient", nil
-	case f.MessageID != "":
-		return "time", nil // (org_id, message_id) finds the message
-	case f.RecipientPrefix != "":
-		hi := prefixEnd(f.RecipientPrefix)
-		n, err := countCapped(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_id = ? AND `+tx.prefixRange("r.recipient", hi),
-			append([]any{orgID, f.RecipientPrefix}, optional(hi)...)...)
-		if err != nil || n <= searchScanThreshold {
-			return "prefix", err
-		}
-	}
-	if len(f.Subject) > 0 && tx.engine == SQLite {
-		n, err := countCapped(ctx, tx, `SELECT 1 FROM ses_messages_subject WHERE ses_messages_subject MATCH ?`, ftsQuery(f.Subject))
-		if err != nil || n <= searchScanThreshold {
-			return "subject", err
-		}
-	}
-	return "time", nil
+	p, err := choosePlan(ctx, tx, orgID, f)
+	return p.name, err
 }
 
 // countCapped counts the rows of a query, up to searchScanThreshold+1.
@@ -349,16 +553,62 @@ func ParseSubjectTerms(text string) []SubjectTerm {
 	return out
 }
 
-// ftsQuery writes terms as an FTS5 query: "w1" AND "w2"*.
-func ftsQuery(terms []SubjectTerm) string {
-	parts := make([]string, len(terms))
-	for i, t := range terms {
-		parts[i] = `"` + strings.ReplaceAll(t.Word, `"`, `""`) + `"`
-		if t.Prefix {
-			parts[i] += "*"
+// indexWord is how subject_words stores a word: as it is up to
+// maxIndexedWord characters, longer ones as their first indexedWordPrefix
+// characters, "…" (which no word holds) and 16 hex digits of their MD5, so
+// that a long word is still found by itself or by a prefix of up to
+// indexedWordPrefix characters, and no index entry is long.
+func indexWord(w string) string {
+	if utf8.RuneCountInString(w) <= maxIndexedWord {
+		return w
+	}
+	sum := md5.Sum([]byte(w))
+	return string([]rune(w)[:indexedWordPrefix]) + "…" + hex.EncodeToString(sum[:8])
+}
+
+// IndexWords returns the words subject_words stores for a subject, each
+// once.
+func IndexWords(subject string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range SubjectWords(subject) {
+		w = indexWord(w)
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
 		}
 	}
-	return strings.Join(parts, " AND ")
+	return out
+}
+
+// indexedTag reports whether message_tags holds a tag (migration 0013):
+// keys and values of at most maxIndexedTagChars characters, without NUL.
+func indexedTag(key, value string) bool {
+	return utf8.RuneCountInString(key) <= maxIndexedTagChars && utf8.RuneCountInString(value) <= maxIndexedTagChars &&
+		!strings.ContainsRune(key, 0) && !strings.ContainsRune(value, 0)
+}
+
+// indexedTags returns the tags of a message (EventRow.Tags) that
+// message_tags holds, each once.
+func indexedTags(tags string) []TagPair {
+	if tags == "" {
+		return nil
+	}
+	var m map[string][]string
+	if json.Unmarshal([]byte(tags), &m) != nil {
+		return nil
+	}
+	var out []TagPair
+	for k, vs := range m {
+		seen := map[string]bool{}
+		for _, v := range vs {
+			if !seen[v] && indexedTag(k, v) {
+				seen[v] = true
+				out = append(out, TagPair{k, v})
+			}
+		}
+	}
+	return out
 }
 
 // tsQuery writes terms as a PostgreSQL tsquery: 'w1' & 'w2':*.
@@ -411,6 +661,17 @@ func subjectMatches(subject, query string) bool {
 // the search uses it on messages it reads in time order, and to confirm
 // the word index's matches.
 func init() {
+	// sendops_subject_words(subject) is the JSON array of IndexWords
+	// (migration 0013 fills subject_words with it).
+	sqlite.MustRegisterDeterministicScalarFunction("sendops_subject_words", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		subject, _ := args[0].(string)
+		words := IndexWords(subject)
+		if words == nil {
+			words = []string{}
+		}
+		b, err := json.Marshal(words)
+		return string(b), err
+	})
 	sqlite.MustRegisterDeterministicScalarFunction("sendops_subject_match", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 		subject, _ := args[0].(string)
 		query, _ := args[1].(string)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 	"sendops/internal/insight"
 )
 
-// The analytics of the dashboards read the hourly rollups that ingest keeps
-// (rollups_hourly, rollups_totals_hourly, rollups_tags_hourly,
-// rollups_feedback_hourly), never the events: a year of an organisation's rollups is a few rows per hour and
-// dimension value, whatever the volume of mail.
+// The analytics of the dashboards read the rollups that ingest keeps, never
+// the events: per hour (rollups_hourly, rollups_totals_hourly,
+// rollups_tags_hourly, rollups_feedback_hourly) and per UTC day and
+// dimension (rollups_daily, rollups_feedback_daily). A year of one
+// dimension is at most 365 rows per value and event type, whatever the
+// volume of mail.
 
 // Dim is what rollup counts are grouped by.
 type Dim string
@@ -63,69 +66,118 @@ func (tx *Tx) dimExpr(by Dim) (string, error) {
 	return "", fmt.Errorf("rollups cannot be grouped by %q", by)
 }
 
-// sumCounts sums the count column of a rollup's rows of an organisation's
-// hours in [from, to) per group of cols (SQL expressions), and calls fn for
-// each group with its values. PostgreSQL groups in SQL (a hash aggregate);
-// SQLite's GROUP BY sorts every row before it sums, five times slower than
-// reading them over a year of rollups_hourly, so there the rows are summed
-// here, except in the small table of the organisations' totals.
-func sumCounts(ctx context.Context, tx *Tx, table string, cols []string, orgID string, from, to time.Time, types []string, fn func(vals []string, n int64)) error {
-	args := []any{orgID, from.UTC(), to.UTC()}
-	where := `org_id = ? AND hour >= ? AND hour < ?`
-	if len(types) > 0 {
-		where += ` AND event_type IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(types)), ", ") + `)`
-		for _, t := range types {
-			args = append(args, t)
+// rollupRead says where the counts of a grouping are: hourly, the table
+// and the grouping expressions on it; daily (for the whole UTC days of a
+// range), the daily table, its dim and the expressions of the same groups
+// on it ("" table: the hourly rows only).
+type rollupRead struct {
+	hourly   string
+	hourCols []string
+	daily    string
+	dim      Dim
+	dayCols  []string
+}
+
+// dayArg is a UTC day as the daily rollups' day column takes it: text
+// YYYY-MM-DD on SQLite, a date on PostgreSQL.
+func (tx *Tx) dayArg(t time.Time) any {
+	t = t.UTC().Truncate(24 * time.Hour)
+	if tx.engine == Postgres {
+		return t
+	}
+	return t.Format("2006-01-02")
+}
+
+// dayCol is the SQL of the daily rollups' day as text YYYY-MM-DD.
+func (tx *Tx) dayCol() string {
+	if tx.engine == Postgres {
+		return `to_char(day, 'YYYY-MM-DD')`
+	}
+	return `day`
+}
+
+// sumCounts sums the count column of an organisation's rollup rows of
+// [from, to) per group, and calls fn for each group with its values
+// (group columns, then n). The whole UTC days of the range are read from
+// the daily table, the hours before and after them from the hourly one: a
+// year is at most 365 rows per value and event type, plus 46 hours. The
+// rows are summed here: SQLite's GROUP BY sorts every row before it sums.
+func sumCounts(ctx context.Context, tx *Tx, rr rollupRead, orgID string, from, to time.Time, types []string, fn func(vals []string, n int64)) error {
+	from, to = from.UTC(), to.UTC()
+	type part struct {
+		table, where string
+		cols         []string
+		args         []any
+	}
+	hourly := func(a, b time.Time) part {
+		return part{rr.hourly, `org_id = ? AND hour >= ? AND hour < ?`, rr.hourCols, []any{orgID, a, b}}
+	}
+	var parts []part
+	dayFrom := from.Truncate(24 * time.Hour)
+	if dayFrom.Before(from) {
+		dayFrom = dayFrom.Add(24 * time.Hour)
+	}
+	dayTo := to.Truncate(24 * time.Hour)
+	if rr.daily != "" && dayFrom.Before(dayTo) {
+		if from.Before(dayFrom) {
+			parts = append(parts, hourly(from, dayFrom))
 		}
+		parts = append(parts, part{rr.daily, `org_id = ? AND dim = ? AND day >= ? AND day < ?`, rr.dayCols,
+			[]any{orgID, string(rr.dim), tx.dayArg(dayFrom), tx.dayArg(dayTo)}})
+		if dayTo.Before(to) {
+			parts = append(parts, hourly(dayTo, to))
+		}
+	} else {
+		parts = append(parts, hourly(from, to))
 	}
-	list := strings.Join(cols, ", ")
-	inGo := tx.engine == SQLite && table != "rollups_totals_hourly"
-	q := `SELECT ` + list + `, sum(count) FROM ` + table + ` WHERE ` + where + ` GROUP BY ` + list
-	if inGo {
-		q = `SELECT ` + list + `, count FROM ` + table + ` WHERE ` + where
-	}
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", table, err)
-	}
-	defer rows.Close()
 	type group struct {
 		vals []string
 		n    int64
 	}
 	groups := map[string]*group{}
 	var order []string
-	vals := make([]string, len(cols))
-	dest := make([]any, len(cols)+1)
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	var n int64
-	dest[len(cols)] = &n
 	var key strings.Builder
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("read %s: %w", table, err)
+	for _, p := range parts {
+		where, args := p.where, p.args
+		if len(types) > 0 {
+			where += ` AND event_type IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(types)), ", ") + `)`
+			for _, t := range types {
+				args = append(args, t)
+			}
 		}
-		if !inGo {
-			fn(vals, n)
-			continue
+		rows, err := tx.Query(ctx, `SELECT `+strings.Join(p.cols, ", ")+`, count FROM `+p.table+` WHERE `+where, args...)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p.table, err)
 		}
-		key.Reset()
-		for _, v := range vals {
-			key.WriteString(v)
-			key.WriteByte(0)
+		vals := make([]string, len(p.cols))
+		dest := make([]any, len(p.cols)+1)
+		for i := range vals {
+			dest[i] = &vals[i]
 		}
-		g, ok := groups[key.String()]
-		if !ok {
-			g = &group{vals: slices.Clone(vals)}
-			groups[key.String()] = g
-			order = append(order, key.String())
+		var n int64
+		dest[len(p.cols)] = &n
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("read %s: %w", p.table, err)
+			}
+			key.Reset()
+			for _, v := range vals {
+				key.WriteString(v)
+				key.WriteByte(0)
+			}
+			g, ok := groups[key.String()]
+			if !ok {
+				g = &group{vals: slices.Clone(vals)}
+				groups[key.String()] = g
+				order = append(order, key.String())
+			}
+			g.n += n
 		}
-		g.n += n
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", table, err)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", p.table, err)
+		}
 	}
 	for _, k := range order {
 		fn(groups[k].vals, groups[k].n)
@@ -144,36 +196,47 @@ type RollupCount struct {
 }
 
 // RollupCounts returns an organisation's event counts of the hours in
-// [from, to), grouped by by. ByHour, ByDay and ByNone read the
-// organisation's totals per hour (rollups_totals_hourly), ByTag the tag
-// rollup, whose counts are bounded (see tagCaps), the others rollups_hourly.
-func RollupCounts(ctx context.Context, tx *Tx, orgID string, from, to time.Time, by Dim) ([]RollupCount, error) {
-	table, cols := "rollups_hourly", []string{}
+// [from, to), grouped by by, of the event types named (all when none is).
+// ByHour reads the organisation's totals per hour (rollups_totals_hourly);
+// the others read the daily rollups (rollups_daily) for the range's whole
+// days and, for its other hours, the totals per hour (ByDay, ByNone), the
+// tag rollup (ByTag, whose counts are bounded: see tagCaps) or
+// rollups_hourly.
+func RollupCounts(ctx context.Context, tx *Tx, orgID string, from, to time.Time, by Dim, types ...string) ([]RollupCount, error) {
+	rr := rollupRead{hourly: "rollups_hourly", daily: "rollups_daily", dim: by}
 	switch by {
 	case ByTag:
-		table, cols = "rollups_tags_hourly", []string{"tag_key", "tag_value"}
+		rr.hourly, rr.hourCols, rr.dayCols = "rollups_tags_hourly", []string{"tag_key", "tag_value"}, []string{"key", "value"}
 	case ByHour, ByDay, ByNone:
-		table = "rollups_totals_hourly"
-		fallthrough
+		rr.hourly, rr.dim = "rollups_totals_hourly", ByNone
+		expr, _ := tx.dimExpr(by)
+		if expr != "" {
+			rr.hourCols = []string{expr}
+		}
+		switch by {
+		case ByHour:
+			rr.daily = ""
+		case ByDay:
+			rr.dayCols = []string{tx.dayCol()}
+		}
 	default:
 		expr, err := tx.dimExpr(by)
 		if err != nil {
 			return nil, err
 		}
-		if expr != "" {
-			cols = append(cols, expr)
-		}
+		rr.hourCols, rr.dayCols = []string{expr}, []string{"key"}
 	}
 	key, value := -1, -1
-	if len(cols) > 0 {
+	if len(rr.hourCols) > 0 {
 		key = 0
 	}
-	if len(cols) > 1 {
+	if len(rr.hourCols) > 1 {
 		value = 1
 	}
-	cols = append(cols, "event_type", "bounce_type")
+	rr.hourCols = append(rr.hourCols, "event_type", "bounce_type")
+	rr.dayCols = append(rr.dayCols, "event_type", "bounce_type")
 	var out []RollupCount
-	err := sumCounts(ctx, tx, table, cols, orgID, from, to, nil, func(vals []string, n int64) {
+	err := sumCounts(ctx, tx, rr, orgID, from, to, types, func(vals []string, n int64) {
 		c := RollupCount{Type: vals[len(vals)-2], BounceType: vals[len(vals)-1], N: n}
 		if key >= 0 {
 			c.Key = vals[key]
@@ -182,46 +245,6 @@ func RollupCounts(ctx context.Context, tx *Tx, orgID string, from, to time.Time,
 			c.Value = vals[value]
 		}
 		out = append(out, c)
-	})
-	return out, err
-}
-
-// RollupCell is a number of events of one type in one group of several
-// dimensions.
-type RollupCell struct {
-	Keys       []string // the group's value of each dimension asked for
-	Type       string
-	BounceType string
-	N          int64
-}
-
-// columnDims returns the SQL of column dimensions (not ByNone, ByHour,
-// ByDay or ByTag).
-func (tx *Tx) columnDims(dims []Dim) ([]string, error) {
-	var cols []string
-	for _, d := range dims {
-		expr, err := tx.dimExpr(d)
-		if err != nil || d == ByNone || d == ByHour || d == ByDay {
-			return nil, fmt.Errorf("rollups cannot be grouped by %q with other dimensions", d)
-		}
-		cols = append(cols, expr)
-	}
-	return cols, nil
-}
-
-// RollupCells returns an organisation's event counts of the hours in
-// [from, to) from rollups_hourly, grouped by several column dimensions at
-// once (one read of the rows where one per dimension would read them each
-// time), of the event types named (all when none is).
-func RollupCells(ctx context.Context, tx *Tx, orgID string, from, to time.Time, dims []Dim, types ...string) ([]RollupCell, error) {
-	cols, err := tx.columnDims(dims)
-	if err != nil {
-		return nil, err
-	}
-	var out []RollupCell
-	err = sumCounts(ctx, tx, "rollups_hourly", append(cols, "event_type", "bounce_type"), orgID, from, to, types, func(vals []string, n int64) {
-		k := len(dims)
-		out = append(out, RollupCell{Keys: slices.Clone(vals[:k]), Type: vals[k], BounceType: vals[k+1], N: n})
 	})
 	return out, err
 }
@@ -238,51 +261,134 @@ type FeedbackCount struct {
 }
 
 // FeedbackCounts returns an organisation's bounces and complaints of the
-// hours in [from, to), grouped by by (not ByTag), sub-type and status code.
+// hours in [from, to), grouped by by (not ByTag), sub-type and status code:
+// from rollups_feedback_daily for the range's whole days (not ByHour) and
+// rollups_feedback_hourly for its other hours.
 func FeedbackCounts(ctx context.Context, tx *Tx, orgID string, from, to time.Time, by Dim) ([]FeedbackCount, error) {
-	var cols []string
+	rr := rollupRead{hourly: "rollups_feedback_hourly", daily: "rollups_feedback_daily", dim: by}
 	expr, err := tx.dimExpr(by)
 	if err != nil {
 		return nil, err
 	}
-	if expr != "" {
-		cols = append(cols, expr)
+	switch by {
+	case ByNone:
+	case ByHour:
+		rr.daily, rr.hourCols = "", []string{expr}
+	case ByDay:
+		rr.dim, rr.hourCols, rr.dayCols = ByNone, []string{expr}, []string{tx.dayCol()}
+	default:
+		rr.hourCols, rr.dayCols = []string{expr}, []string{"key"}
 	}
+	rest := []string{"event_type", "bounce_type", "bounce_subtype", "status_code"}
+	rr.hourCols, rr.dayCols = append(rr.hourCols, rest...), append(rr.dayCols, rest...)
 	var out []FeedbackCount
-	err = sumCounts(ctx, tx, "rollups_feedback_hourly", append(cols, "event_type", "bounce_type", "bounce_subtype", "status_code"), orgID, from, to, nil,
-		func(vals []string, n int64) {
-			c := FeedbackCount{N: n}
-			if len(vals) == 5 {
-				c.Key, vals = vals[0], vals[1:]
-			}
-			c.Type, c.BounceType, c.SubType, c.StatusCode = vals[0], vals[1], vals[2], vals[3]
-			out = append(out, c)
-		})
+	err = sumCounts(ctx, tx, rr, orgID, from, to, nil, func(vals []string, n int64) {
+		c := FeedbackCount{N: n}
+		if len(vals) == 5 {
+			c.Key, vals = vals[0], vals[1:]
+		}
+		c.Type, c.BounceType, c.SubType, c.StatusCode = vals[0], vals[1], vals[2], vals[3]
+		out = append(out, c)
+	})
 	return out, err
 }
 
-// FeedbackCell is a FeedbackCount in a group of several dimensions.
-type FeedbackCell struct {
-	Keys []string // the group's value of each dimension asked for
-	FeedbackCount
+// dailyDims are the dimensions of rollups_daily and rollups_feedback_daily
+// besides the totals (the empty dim) and tags, with their value in an
+// event row.
+var dailyDims = []struct {
+	dim Dim
+	of  func(r *EventRow) string
+}{
+	{ByConnection, func(r *EventRow) string { return r.ConnectionID }},
+	{ByConfigSet, func(r *EventRow) string { return r.ConfigSet }},
+	{BySendingDomain, func(r *EventRow) string { return r.SendingDomain }},
+	{ByTemplate, func(r *EventRow) string { return r.Template }},
+	{ByRecipientDomain, func(r *EventRow) string { return domainOf(r.Recipient) }},
 }
 
-// FeedbackCells returns an organisation's bounces and complaints of the
-// hours in [from, to), grouped by several column dimensions, sub-type and
-// status code.
-func FeedbackCells(ctx context.Context, tx *Tx, orgID string, from, to time.Time, dims []Dim) ([]FeedbackCell, error) {
-	cols, err := tx.columnDims(dims)
-	if err != nil {
-		return nil, err
+// dailyKey is one cell of rollups_daily.
+type dailyKey struct{ org, dim, day, key, value, typ, bounce string }
+
+// feedbackDailyKey is one cell of rollups_feedback_daily.
+type feedbackDailyKey struct{ org, dim, day, key, typ, bounce, sub, code string }
+
+// upsertDailyRollups adds new rows to the daily rollups: the same rows the
+// hourly rollups counted, and the tag cells upsertTagRollups counted
+// (tags), so that a day's rows are the sum of its hours'.
+func upsertDailyRollups(ctx context.Context, tx *Tx, rows []*EventRow, tags map[tagKey]int) error {
+	counts := map[dailyKey]int{}
+	fcounts := map[feedbackDailyKey]int{}
+	codes := map[*EventRow]string{}
+	for _, r := range rows {
+		day := r.At.UTC().Format("2006-01-02")
+		counts[dailyKey{r.OrgID, "", day, "", "", r.Type, r.BounceType}]++
+		for _, d := range dailyDims {
+			counts[dailyKey{r.OrgID, string(d.dim), day, d.of(r), "", r.Type, r.BounceType}]++
+		}
+		if r.Type != "Bounce" && r.Type != "Complaint" {
+			continue
+		}
+		code, ok := codes[r]
+		if !ok && r.Type == "Bounce" {
+			code = insight.StatusCode(r.Diagnostic)
+			codes[r] = code
+		}
+		fcounts[feedbackDailyKey{r.OrgID, "", day, "", r.Type, r.BounceType, r.BounceSub, code}]++
+		for _, d := range dailyDims {
+			fcounts[feedbackDailyKey{r.OrgID, string(d.dim), day, d.of(r), r.Type, r.BounceType, r.BounceSub, code}]++
+		}
 	}
-	var out []FeedbackCell
-	err = sumCounts(ctx, tx, "rollups_feedback_hourly", append(cols, "event_type", "bounce_type", "bounce_subtype", "status_code"), orgID, from, to, nil,
-		func(vals []string, n int64) {
-			k := len(dims)
-			out = append(out, FeedbackCell{Keys: slices.Clone(vals[:k]),
-				FeedbackCount: FeedbackCount{Type: vals[k], BounceType: vals[k+1], SubType: vals[k+2], StatusCode: vals[k+3], N: n}})
-		})
-	return out, err
+	for k, n := range tags {
+		counts[dailyKey{k.org, string(ByTag), k.hour.UTC().Format("2006-01-02"), k.key, k.value, k.typ, k.bnc}] += n
+	}
+	keys := make([]dailyKey, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b dailyKey) int {
+		return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.dim, b.dim), strings.Compare(a.day, b.day), strings.Compare(a.key, b.key),
+			strings.Compare(a.value, b.value), strings.Compare(a.typ, b.typ), strings.Compare(a.bounce, b.bounce))
+	})
+	day := func(s string) any {
+		t, _ := time.Parse("2006-01-02", s)
+		return tx.dayArg(t)
+	}
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		args := make([]any, 0, len(part)*8)
+		for _, k := range part {
+			args = append(args, k.org, k.dim, day(k.day), k.key, k.value, k.typ, k.bounce, counts[k])
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_daily (org_id, dim, day, key, value, event_type, bounce_type, count)
+			VALUES `+values(len(part), 8)+` ON CONFLICT (org_id, dim, day, key, value, event_type, bounce_type)
+			DO UPDATE SET count = rollups_daily.count + excluded.count`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert daily rollups: %w", err)
+		}
+	}
+	fkeys := make([]feedbackDailyKey, 0, len(fcounts))
+	for k := range fcounts {
+		fkeys = append(fkeys, k)
+	}
+	slices.SortFunc(fkeys, func(a, b feedbackDailyKey) int {
+		return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.dim, b.dim), strings.Compare(a.day, b.day), strings.Compare(a.key, b.key),
+			strings.Compare(a.typ, b.typ), strings.Compare(a.bounce, b.bounce), strings.Compare(a.sub, b.sub), strings.Compare(a.code, b.code))
+	})
+	for start := 0; start < len(fkeys); start += chunk {
+		part := fkeys[start:min(start+chunk, len(fkeys))]
+		args := make([]any, 0, len(part)*9)
+		for _, k := range part {
+			args = append(args, k.org, k.dim, day(k.day), k.key, k.typ, k.bounce, k.sub, k.code, fcounts[k])
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_feedback_daily (org_id, dim, day, key, event_type, bounce_type, bounce_subtype, status_code, count)
+			VALUES `+values(len(part), 9)+` ON CONFLICT (org_id, dim, day, key, event_type, bounce_type, bounce_subtype, status_code)
+			DO UPDATE SET count = rollups_feedback_daily.count + excluded.count`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert daily feedback rollups: %w", err)
+		}
+	}
+	return nil
 }
 
 // totalKey is one cell of the organisation's totals per hour.
@@ -504,8 +610,9 @@ func lockTagHours(ctx context.Context, tx *Tx, ohs []orgHour) error {
 	return nil
 }
 
-// upsertTagRollups counts new rows in the tag rollup, within its caps.
-func upsertTagRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
+// upsertTagRollups counts new rows in the tag rollup, within its caps, and
+// returns the counts it added (the daily rollup adds the same).
+func upsertTagRollups(ctx context.Context, tx *Tx, rows []*EventRow) (map[tagKey]int, error) {
 	parsed := map[string][]TagPair{}
 	caps := map[orgHour]tagCaps{}
 	var hours []orgHour
@@ -524,15 +631,15 @@ func upsertTagRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
 		}
 	}
 	if len(hours) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := lockTagHours(ctx, tx, hours); err != nil {
-		return err
+		return nil, err
 	}
 	for _, oh := range hours {
 		c, err := loadTagCaps(ctx, tx, oh)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		caps[oh] = c
 	}
@@ -565,10 +672,10 @@ func upsertTagRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
 			VALUES `+values(len(part), 7)+` ON CONFLICT (org_id, hour, tag_key, tag_value, event_type, bounce_type)
 			DO UPDATE SET count = rollups_tags_hourly.count + excluded.count`, args...)
 		if err != nil {
-			return fmt.Errorf("upsert tag rollups: %w", err)
+			return nil, fmt.Errorf("upsert tag rollups: %w", err)
 		}
 	}
-	return nil
+	return counts, nil
 }
 
 // feedbackKey is one cell of the bounce and complaint rollup.
