@@ -3,6 +3,7 @@ package domain
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -24,4 +25,19 @@ func NewID() string {
 		hi >>= 5
 	}
 	return string(out[:])
+}
+
+// IDAfter returns a new identifier that sorts after prev (an identifier
+// NewID made): prev advanced by a random amount below 2^32, so that
+// entries written within one millisecond can sort in the order written.
+func IDAfter(prev string) string {
+	var r [4]byte
+	rand.Read(r[:])
+	carry := uint64(binary.BigEndian.Uint32(r[:])) + 1
+	out := []byte(prev)
+	for i := len(out) - 1; i >= 0 && carry > 0; i-- {
+		d := uint64(strings.IndexByte(crockford, out[i])) + carry
+		out[i], carry = crockford[d%32], d/32
+	}
+	return string(out)
 }

@@ -35,36 +35,6 @@ type RepoTemplate struct {
 	BlobHash string // content hash of Subject, HTML, Text and Data (templateHash)
 }
 
-// sourceTemplates returns the templates of the organisation's source at its
-// last synced commit (its last good state) and that commit. Callers check
-// permissions. Errors: ENotFound, EInvalid (the source never synced).
-func (s *Service) sourceTemplates(ctx context.Context, orgID, sourceID string) (string, []RepoTemplate, error) {
-	var commit string
-	var out []RepoTemplate
-	err := s.DB.View(ctx, func(tx *store.Tx) error {
-		src, err := store.TemplateSourceByID(ctx, tx, orgID, sourceID)
-		if err != nil {
-			return err
-		}
-		if src.SyncedCommit == "" {
-			return domain.Errorf(domain.EInvalid, "Template source %q has not synced yet: sync it first.", src.Name)
-		}
-		commit = src.SyncedCommit
-		ts, err := store.SourceTemplatesOf(ctx, tx, orgID, sourceID, true)
-		if err != nil {
-			return err
-		}
-		for _, t := range ts {
-			out = append(out, RepoTemplate{Name: t.Name, Subject: t.Blob.Subject, HTML: t.Blob.HTML, Text: t.Blob.Text, Data: t.Blob.Data, BlobHash: t.BlobHash})
-		}
-		return nil
-	})
-	if err != nil {
-		return "", nil, err
-	}
-	return commit, out, nil
-}
-
 // Seal contexts of a source's secrets (see store.SealedColumns).
 func sourceAuthContext(orgID, id string) string { return "template-source-auth:" + orgID + ":" + id }
 func sourceHookContext(orgID, id string) string { return "template-source-hook:" + orgID + ":" + id }
@@ -228,37 +198,16 @@ type WebhookSecret struct {
 	WebhookSecret string `json:"webhook_secret"`
 }
 
-var branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,200}$`)
-
+// checkBranch reads a branch name ("" is "main"), as Fetch takes it.
 func checkBranch(b string) (string, error) {
-	b = strings.TrimSpace(b)
+	b = strings.TrimPrefix(strings.TrimSpace(b), "refs/heads/")
 	if b == "" {
 		return "main", nil
 	}
-	b = strings.TrimPrefix(b, "refs/heads/")
-	if !branchRE.MatchString(b) || strings.Contains(b, "..") || strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") ||
-		strings.HasSuffix(b, ".lock") || strings.HasPrefix(b, "-") || strings.Contains(b, "//") {
-		return "", domain.FieldError("branch", "%q is not a branch name.", b)
+	if err := gitsrc.CheckBranch(b); err != nil {
+		return "", domain.FieldError("branch", "%s", err.Error())
 	}
 	return b, nil
-}
-
-// urlKind tells an https:// (or http://) URL from an SSH one; file:// and
-// local paths (tests) are "file".
-func urlKind(u string) string {
-	l := strings.ToLower(strings.TrimSpace(u))
-	switch {
-	case strings.HasPrefix(l, "https://"), strings.HasPrefix(l, "http://"):
-		return "http"
-	case strings.HasPrefix(l, "ssh://"):
-		return "ssh"
-	case strings.HasPrefix(l, "file://"):
-		return "file"
-	}
-	if i := strings.Index(l, ":"); i > 0 && !strings.Contains(l[:i], "/") {
-		return "ssh" // git@host:path
-	}
-	return "file"
 }
 
 // sealedAuth is a source's credentials as stored.
@@ -269,7 +218,10 @@ type sealedAuth struct {
 // checkAuth checks credentials against the URL they are for.
 func checkAuth(url string, in GitAuth) (sealedAuth, error) {
 	in.Username, in.Token, in.KnownHosts = strings.TrimSpace(in.Username), strings.TrimSpace(in.Token), strings.TrimSpace(in.KnownHosts)
-	kind := urlKind(url)
+	kind, err := gitsrc.Kind(url)
+	if err != nil {
+		return sealedAuth{}, domain.FieldError("url", "%s", err.Error())
+	}
 	switch {
 	case in.Token != "" && in.SSHKey != "":
 		return sealedAuth{}, domain.FieldError("auth", "Give a token or a deploy key, not both.")
@@ -285,7 +237,7 @@ func checkAuth(url string, in GitAuth) (sealedAuth, error) {
 		}
 		return sealedAuth{kind: AuthToken, username: in.Username, plain: in.Token}, nil
 	case strings.TrimSpace(in.SSHKey) != "":
-		if kind == "http" {
+		if kind == "https" || kind == "http" {
 			return sealedAuth{}, domain.FieldError("auth", "A deploy key works with an SSH URL (ssh:// or git@host:path); for an https:// URL give a token.")
 		}
 		if in.Username != "" {
@@ -597,7 +549,10 @@ func (s *Service) UpdateTemplateSource(ctx context.Context, a *domain.Actor, id 
 		if err != nil {
 			return err
 		}
-		cur.Name, cur.Branch, cur.Mapping = next.Name, next.Branch, next.Mapping
+		cur.Name, cur.Branch = next.Name, next.Branch
+		if mappingChanged && next.Mapping != cur.Mapping {
+			cur.Mapping, cur.MappingChangedBy = next.Mapping, a.Name()
+		}
 		if in.Auth != nil {
 			cur.AuthKind, cur.AuthUsername, cur.SSHKnownHosts, cur.AuthSecret = next.AuthKind, next.AuthUsername, next.SSHKnownHosts, next.AuthSecret
 		}
@@ -944,7 +899,8 @@ func sourceTemplateView(t store.SourceTemplate) SourceTemplate {
 	return st
 }
 
-// TemplateVersion is a commit that changed a template.
+// TemplateVersion is a commit that changed a template, or a change of
+// the source's mapping.
 type TemplateVersion struct {
 	Commit      string    `json:"commit"`
 	Author      string    `json:"author"`
@@ -954,11 +910,16 @@ type TemplateVersion struct {
 	// Removed: the commit removed the template (or its mapping did).
 	Removed bool   `json:"removed"`
 	Hash    string `json:"hash,omitempty"`
+	// Cause is "commit", or "mapping" for a change no commit made: the
+	// source's mapping changed (Author is then SendOps, the message says
+	// who changed it, Commit is the commit the new mapping was applied to
+	// and Date when).
+	Cause string `json:"cause"`
 }
 
 func versionView(v store.TemplateVersion) *TemplateVersion {
 	return &TemplateVersion{Commit: v.Commit, Author: v.Author, AuthorEmail: v.AuthorEmail, Date: v.CommittedAt, Message: v.Message,
-		Removed: v.BlobHash == "", Hash: v.BlobHash}
+		Removed: v.BlobHash == "", Hash: v.BlobHash, Cause: v.Cause}
 }
 
 // TemplateHistory lists the commits that changed a template of a source,
@@ -1091,7 +1052,7 @@ func (s *Service) templateAt(ctx context.Context, tx *store.Tx, orgID, sourceID,
 		return nil, domain.Errorf(domain.ENotFound, "Commit %s did not change template %q: its history lists the commits that did.", commit, name)
 	}
 	if found.BlobHash == "" {
-		return nil, domain.Errorf(domain.ENotFound, "Commit %s removed template %q.", shortHash(found.Commit), name)
+		return nil, domain.Errorf(domain.ENotFound, "Commit %s removed template %q.", ShortHash(found.Commit), name)
 	}
 	b, err := store.TemplateBlobByHash(ctx, tx, orgID, sourceID, found.BlobHash)
 	if err != nil {
@@ -1101,7 +1062,9 @@ func (s *Service) templateAt(ctx context.Context, tx *store.Tx, orgID, sourceID,
 	return c, nil
 }
 
-func shortHash(h string) string {
+// ShortHash is a commit hash as SendOps shows it: its first 12
+// characters.
+func ShortHash(h string) string {
 	if len(h) > 12 {
 		return h[:12]
 	}
@@ -1110,20 +1073,21 @@ func shortHash(h string) string {
 
 // TemplateDiff compares two versions of a template, part by part.
 type TemplateDiff struct {
-	Name  string            `json:"name"`
-	From  *TemplateVersion  `json:"from"`
-	To    *TemplateVersion  `json:"to"`
-	Parts []VersionPartDiff `json:"parts"`
+	Name  string           `json:"name"`
+	From  *TemplateVersion `json:"from"`
+	To    *TemplateVersion `json:"to"`
+	Parts []PartDiff       `json:"parts"`
 	// Changed: some part differs.
 	Changed bool `json:"changed"`
 }
 
-// VersionPartDiff is one part's change: its unified diff ("" when equal) and,
-// for a page, its hunks.
-type VersionPartDiff struct {
-	Part     string          `json:"part"` // subject, html, text or data
+// PartDiff is how one part of a template differs between two versions,
+// or between SES and the repository (see Drift): a unified diff ("" when
+// equal) and, for a page, its hunks.
+type PartDiff struct {
+	Part     string          `json:"part"` // subject, html, text (or, between versions, data)
 	Changed  bool            `json:"changed"`
-	Inserted int             `json:"inserted"`
+	Inserted int             `json:"inserted"` // lines
 	Deleted  int             `json:"deleted"`
 	Unified  string          `json:"unified"`
 	Hunks    []textdiff.Hunk `json:"-"`
@@ -1131,6 +1095,12 @@ type VersionPartDiff struct {
 
 // diffContext is how many equal lines a diff shows around a change.
 const diffContext = 3
+
+// diffPart compares one part from old text a (named aName) to new text b.
+func diffPart(part, aName, bName, a, b string) PartDiff {
+	d := textdiff.Compare(aName, bName, a, b, diffContext)
+	return PartDiff{Part: part, Changed: d.Changed(), Inserted: d.Inserted, Deleted: d.Deleted, Unified: d.Unified, Hunks: d.Hunks}
+}
 
 // DiffTemplate compares a template's version at commit from with its
 // version at commit to (each "" for the synced state, or a commit of its
@@ -1156,19 +1126,14 @@ func (s *Service) DiffTemplate(ctx context.Context, a *domain.Actor, sourceID, n
 		if c.Version == nil {
 			return "synced"
 		}
-		return shortHash(c.Version.Commit)
+		return ShortHash(c.Version.Commit)
 	}
 	la, lb := label(fa), label(fb)
 	for _, p := range []struct{ part, a, b string }{
 		{"subject", fa.Subject, fb.Subject}, {"html", fa.HTML, fb.HTML}, {"text", fa.Text, fb.Text}, {"data", fa.Data, fb.Data},
 	} {
-		lines := textdiff.Lines(p.a, p.b)
-		pd := VersionPartDiff{Part: p.part, Changed: textdiff.Changed(lines), Hunks: textdiff.HunksOf(lines, diffContext)}
-		pd.Inserted, pd.Deleted = textdiff.Stat(lines)
-		if pd.Changed {
-			pd.Unified = textdiff.Unified(name+"."+p.part+"@"+la, name+"."+p.part+"@"+lb, p.a, p.b, diffContext)
-			d.Changed = true
-		}
+		pd := diffPart(p.part, name+"."+p.part+"@"+la, name+"."+p.part+"@"+lb, p.a, p.b)
+		d.Changed = d.Changed || pd.Changed
 		d.Parts = append(d.Parts, pd)
 	}
 	return d, nil
@@ -1199,8 +1164,8 @@ func (s *Service) RenderTemplate(ctx context.Context, a *domain.Actor, sourceID,
 	if err := a.Require(domain.ActTemplatesView); err != nil {
 		return nil, err
 	}
-	if utf8.RuneCountInString(data) > 4*templates.MaxDataLength {
-		return nil, domain.FieldError("data", "The data is larger than SES takes (%d characters).", templates.MaxDataLength)
+	if err := checkDataLength(data); err != nil {
+		return nil, err
 	}
 	var c *TemplateContent
 	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
@@ -1219,6 +1184,51 @@ func (s *Service) RenderTemplate(ctx context.Context, a *domain.Actor, sourceID,
 	templates.SortProblems(probs)
 	return &RenderedVersion{Name: name, Version: c.Version, Subject: r.Subject, HTML: r.HTML, Text: r.Text,
 		Problems: problemsOf(probs), OK: !templates.HasErrors(probs)}, nil
+}
+
+// checkDataLength refuses template data longer than SES takes.
+func checkDataLength(data string) error {
+	if n := utf8.RuneCountInString(data); n > templates.MaxDataLength {
+		return domain.FieldError("data", "The data is %d characters; SES takes at most %d.", n, templates.MaxDataLength)
+	}
+	return nil
+}
+
+// KeepPreview keeps a rendered HTML part of a source's template for a
+// few minutes (store.PreviewTTL) and returns the key its frame fetches it
+// by (see Preview): a rendering with data the user typed is shown without
+// the data in a URL. Anyone in the organisation, or read keys. Errors:
+// EForbidden, ENotFound (the source).
+func (s *Service) KeepPreview(ctx context.Context, a *domain.Actor, sourceID, name, html string) (string, error) {
+	if err := a.Require(domain.ActTemplatesView); err != nil {
+		return "", err
+	}
+	key := secret.Token("")
+	err := s.DB.Update(ctx, func(tx *store.Tx) error {
+		if _, err := store.TemplateSourceByID(ctx, tx, a.OrgID, sourceID); err != nil {
+			return err
+		}
+		return store.PutTemplatePreview(ctx, tx, a.OrgID, sourceID, key, name, html)
+	})
+	if err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// Preview returns a preview KeepPreview kept for the source's template.
+// Anyone in the organisation, or read keys. Errors: EForbidden, ENotFound
+// (expired, or not this template's).
+func (s *Service) Preview(ctx context.Context, a *domain.Actor, sourceID, name, key string) (string, error) {
+	if err := a.Require(domain.ActTemplatesView); err != nil {
+		return "", err
+	}
+	var html string
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		html, err = store.TemplatePreview(ctx, tx, a.OrgID, sourceID, name, key)
+		return err
+	})
+	return html, err
 }
 
 // storedTemplate makes a template of stored parts; a part's problems are

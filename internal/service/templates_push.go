@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +26,6 @@ import (
 	"sendops/internal/domain"
 	"sendops/internal/hbs"
 	"sendops/internal/store"
-	"sendops/internal/textdiff"
 )
 
 // Pushing a source's templates to SES: a plan first (what would be
@@ -74,161 +75,162 @@ const (
 // PushPlan is what pushing a source's templates would do in each
 // connection.
 type PushPlan struct {
-	SourceID string
-	// Commit is the source's synced commit the plan compares with: the
-	// push must name it (see ApplyPush).
-	Commit      string
-	Connections []ConnectionPlan
+	SourceID string `json:"source_id"`
+	// Commit is the source's synced commit the plan compares with, and
+	// State names the synced state itself (the commit, and what the
+	// mapping made of it): a push names the state (or the commit), and is
+	// refused when the source changed since (see ApplyPush).
+	Commit      string           `json:"commit"`
+	State       string           `json:"state"`
+	Connections []ConnectionPlan `json:"connections"`
 }
 
 // ConnectionPlan is a plan for one connection.
 type ConnectionPlan struct {
 	PushConnection
-	// Items are the repository's templates and SES's extras, by name.
-	Items []PlanItem
+	// Items are the repository's templates and SES's extras, by name;
+	// Counts how many have each action.
+	Items  []PlanItem     `json:"items"`
+	Counts map[string]int `json:"counts"`
 }
 
 // PushConnection names a connection in plans and results. Error says why
 // its SES could not be read (nothing is planned or pushed there); the
 // other connections go on.
 type PushConnection struct {
-	ConnectionID   string
-	ConnectionName string
-	AccountID      string
-	Region         string
-	Error          string
+	ConnectionID   string `json:"connection_id"`
+	ConnectionName string `json:"connection_name"`
+	AccountID      string `json:"aws_account_id"`
+	Region         string `json:"region"`
+	Error          string `json:"error,omitempty"`
 }
 
 // PlanItem is one template in a plan.
 type PlanItem struct {
-	Name   string
-	Action string // PushCreate, PushUpdate, PushUnchanged or PushExtra
+	Name   string `json:"name"`
+	Action string `json:"action"` // PushCreate, PushUpdate, PushUnchanged or PushExtra
 	// Changed lists the parts an update changes (PartSubject, PartHTML,
 	// PartText).
-	Changed []string
+	Changed []string `json:"changed"`
 }
 
-// Count returns how many items have action.
-func (p *ConnectionPlan) Count(action string) int {
-	n := 0
-	for _, it := range p.Items {
-		if it.Action == action {
-			n++
-		}
-	}
-	return n
+// PushInput is what a push does: the connections, the plan it follows
+// (its State, or at least its Commit), and the extras to delete.
+type PushInput struct {
+	ConnectionIDs []string `json:"connection_ids"`
+	Commit        string   `json:"commit,omitempty"`
+	State         string   `json:"state,omitempty"`
+	Delete        []string `json:"delete,omitempty"`
 }
 
 // PushResult is what a push did in each connection.
 type PushResult struct {
-	SourceID    string
-	Commit      string
-	Connections []ConnectionPushResult
+	SourceID    string                 `json:"source_id"`
+	Commit      string                 `json:"commit"`
+	State       string                 `json:"state"`
+	Connections []ConnectionPushResult `json:"connections"`
 }
 
-// ConnectionPushResult is what a push did in one connection.
+// ConnectionPushResult is what a push did in one connection; Counts how
+// many items have each action, and how many failed ("failed").
 type ConnectionPushResult struct {
 	PushConnection
-	Items []PushItem
+	Items  []PushItem     `json:"items"`
+	Counts map[string]int `json:"counts"`
 }
 
 // PushItem is what a push did with one template.
 type PushItem struct {
-	Name string
+	Name string `json:"name"`
 	// Action is PushCreate, PushUpdate, PushUnchanged, PushDelete (an
 	// extra deleted as asked) or PushExtra (an extra left in SES).
-	Action  string
-	Changed []string
+	Action  string   `json:"action"`
+	Changed []string `json:"changed"`
 	// OK is false when SES refused the change; Error says why.
-	OK    bool
-	Error string
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
 }
 
-// Count returns how many items have action; failed counts the failures
-// instead when action is "failed".
-func (r *ConnectionPushResult) Count(action string) int {
-	n := 0
-	for _, it := range r.Items {
-		if action == "failed" && !it.OK || it.Action == action && it.OK {
-			n++
-		}
-	}
-	return n
-}
+// PushFailed counts the items SES refused, in a push's Counts.
+const PushFailed = "failed"
 
 // TemplateDrift compares one connection's SES templates with a source's
 // at its synced commit.
 type TemplateDrift struct {
-	SourceID string
-	Commit   string
+	SourceID string `json:"source_id"`
+	Commit   string `json:"commit"`
 	PushConnection
-	Items []DriftItem // by name
+	Items  []DriftItem    `json:"items"` // by name
+	Counts map[string]int `json:"counts"`
 }
 
 // DriftItem is one template's drift.
 type DriftItem struct {
-	Name  string
-	State string // DriftInSync, DriftChanged, DriftMissing or DriftExtra
+	Name  string `json:"name"`
+	State string `json:"state"` // DriftInSync, DriftChanged, DriftMissing or DriftExtra
 	// Diffs are the parts that differ (changed only), from SES's content
 	// to the repository's.
-	Diffs []PartDiff
-}
-
-// PartDiff is how one part of a template differs between SES and the
-// repository.
-type PartDiff struct {
-	Part    string // PartSubject, PartHTML or PartText
-	Unified string // a unified diff from SES's content to the repository's
-	// Hunks are the same changes, for a page to show.
-	Hunks             []textdiff.Hunk
-	Inserted, Deleted int // lines
+	Diffs []PartDiff `json:"diffs"`
 }
 
 // RenderedTemplate is SES's own rendering of a template with data
 // (TestRenderEmailTemplate), read from the MIME message SES returns.
 type RenderedTemplate struct {
-	Subject string
-	HTML    string
-	Text    string
-	MIME    string // the message as SES returned it
+	Subject string `json:"subject"`
+	HTML    string `json:"html"`
+	Text    string `json:"text"`
+	MIME    string `json:"mime"` // the message as SES returned it
 }
 
 // SESTemplate is a template in a connection's SES.
 type SESTemplate struct {
-	Name      string
-	CreatedAt time.Time
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
-// pushSource is a source's templates at its synced commit.
+// pushSource is a source's templates at its synced commit, and the name
+// of that state (pushState).
 type pushSource struct {
 	ID        string
 	Name      string
 	Commit    string
+	State     string
 	Templates []RepoTemplate
 }
 
-// loadPushSource reads a source's templates at its synced commit.
-// Errors: ENotFound, EInvalid (a source never synced).
+// loadPushSource reads a source's templates at its synced commit, in one
+// read, so that the state they are named by is theirs. Errors: ENotFound,
+// EInvalid (a source never synced).
 func (s *Service) loadPushSource(ctx context.Context, a *domain.Actor, sourceID string) (pushSource, error) {
-	var name string
-	err := s.DB.View(ctx, func(tx *store.Tx) error {
-		src, err := store.TemplateSourceByID(ctx, tx, a.OrgID, sourceID)
-		if err == nil {
-			name = src.Name
-		}
+	src := pushSource{ID: sourceID}
+	var ts []store.SourceTemplate
+	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+		src.Name, src.Commit, ts, err = store.SyncedTemplates(ctx, tx, a.OrgID, sourceID)
 		return err
 	})
 	if err != nil {
 		return pushSource{}, err
 	}
-	commit, tpls, err := s.sourceTemplates(ctx, a.OrgID, sourceID)
-	if err != nil {
-		return pushSource{}, err
-	}
-	if commit == "" {
+	if src.Commit == "" {
 		return pushSource{}, domain.Errorf(domain.EInvalid, "The source has not been synced yet: sync it, then plan the push.")
 	}
-	return pushSource{ID: sourceID, Name: name, Commit: commit, Templates: tpls}, nil
+	for _, t := range ts {
+		src.Templates = append(src.Templates, RepoTemplate{Name: t.Name, Subject: t.Blob.Subject, HTML: t.Blob.HTML, Text: t.Blob.Text, Data: t.Blob.Data, BlobHash: t.BlobHash})
+	}
+	src.State = pushState(src.Commit, src.Templates)
+	return src, nil
+}
+
+// pushState names a synced state: the SHA-256 of its commit and of each
+// template's name and content hash. A sync that changes what a push would
+// send (a new commit, or a new mapping at the same commit) changes it.
+func pushState(commit string, ts []RepoTemplate) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s\n", len(commit), commit)
+	for _, t := range sortedRepo(ts) {
+		fmt.Fprintf(h, "%d:%s %s\n", len(t.Name), t.Name, t.BlobHash)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // PlanPush shows what pushing the source's templates (at its synced
@@ -255,10 +257,14 @@ func (s *Service) planPush(ctx context.Context, a *domain.Actor, src pushSource,
 	if err != nil {
 		return nil, err
 	}
-	plan := &PushPlan{SourceID: src.ID, Commit: src.Commit, Connections: make([]ConnectionPlan, len(conns))}
+	plan := &PushPlan{SourceID: src.ID, Commit: src.Commit, State: src.State, Connections: make([]ConnectionPlan, len(conns))}
 	s.eachConnection(conns, func(i int, c *domain.Connection) {
-		cp := ConnectionPlan{PushConnection: pushConnection(c)}
-		defer func() { plan.Connections[i] = cp }()
+		cp := ConnectionPlan{PushConnection: pushConnection(c), Items: []PlanItem{}}
+		defer func() {
+			cp.Counts = countActions(len(cp.Items), func(i int) (string, bool) { return cp.Items[i].Action, true },
+				PushCreate, PushUpdate, PushUnchanged, PushExtra)
+			plan.Connections[i] = cp
+		}()
 		client, err := s.pushClient(ctx, a, domain.ActTemplatesView, c.ID)
 		if err != nil {
 			cp.Error = s.sentence(ctx, err)
@@ -278,16 +284,18 @@ func (s *Service) planPush(ctx context.Context, a *domain.Actor, src pushSource,
 
 // ApplyPush pushes the source's templates to each connection as PlanPush
 // showed: it creates and updates templates, and deletes only the extras
-// named in del. commit must be the synced commit the plan showed; when the
-// source has synced since, nothing is pushed. Each connection is read
-// again and pushed on its own: a connection that fails says why and the
-// others go on; a template SES refuses says why and the others go on. One
-// audit entry per connection records the commit and the counts.
-// Developers and up, or write keys. Errors: EForbidden, ENotFound (the
-// source or a connection), EInvalid (no connections, too many, a name to
-// delete that the repository has), EConflict (the source changed since the
-// plan).
-func (s *Service) ApplyPush(ctx context.Context, a *domain.Actor, sourceID string, connIDs []string, commit string, del []string) (*PushResult, error) {
+// named in in.Delete. in.State must be the synced state the plan showed
+// (or, at least, in.Commit its commit): when the source has synced to
+// another state since (a new commit, or a new mapping), nothing is pushed;
+// what is pushed is the very state named. Each connection is read again
+// and pushed on its own: a connection that fails says why and the others
+// go on; a template SES refuses says why and the others go on. One audit
+// entry per connection records the commit and the counts. Developers and
+// up, or write keys. Errors: EForbidden, ENotFound (the source or a
+// connection), EInvalid (no connections, too many, neither state nor
+// commit, a name to delete that the repository has), EConflict (the
+// source changed since the plan).
+func (s *Service) ApplyPush(ctx context.Context, a *domain.Actor, sourceID string, in PushInput) (*PushResult, error) {
 	if err := a.Require(domain.ActTemplatesPush); err != nil {
 		return nil, err
 	}
@@ -295,27 +303,31 @@ func (s *Service) ApplyPush(ctx context.Context, a *domain.Actor, sourceID strin
 	if err != nil {
 		return nil, err
 	}
-	return s.applyPush(ctx, a, src, connIDs, commit, del)
+	return s.applyPush(ctx, a, src, in)
 }
 
-func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource, connIDs []string, commit string, del []string) (*PushResult, error) {
+func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource, in PushInput) (*PushResult, error) {
 	if err := a.Require(domain.ActTemplatesPush); err != nil {
 		return nil, err
 	}
-	conns, err := s.pushConnections(ctx, a, connIDs)
+	state, commit := strings.TrimSpace(in.State), strings.TrimSpace(in.Commit)
+	changed := &domain.Error{Code: domain.EConflict, Field: "state", Message: "The repository changed since the plan; review the new plan."}
+	switch {
+	case state == "" && commit == "":
+		return nil, domain.FieldError("commit", "Name the state (or the commit) the plan showed.")
+	case state != "" && state != src.State:
+		return nil, changed
+	case commit != "" && commit != src.Commit:
+		changed.Field = "commit"
+		return nil, changed
+	}
+	conns, err := s.pushConnections(ctx, a, in.ConnectionIDs)
 	if err != nil {
 		return nil, err
 	}
-	commit = strings.TrimSpace(commit)
-	if commit == "" {
-		return nil, domain.FieldError("commit", "Name the commit the plan showed.")
-	}
-	if commit != src.Commit {
-		return nil, &domain.Error{Code: domain.EConflict, Field: "commit", Message: "The repository changed since the plan; review the new plan."}
-	}
 	inRepo := repoNames(src.Templates)
 	toDelete := map[string]bool{}
-	for _, name := range del {
+	for _, name := range in.Delete {
 		name = strings.TrimSpace(name)
 		switch {
 		case name == "":
@@ -325,9 +337,9 @@ func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource
 		}
 		toDelete[name] = true
 	}
-	res := &PushResult{SourceID: src.ID, Commit: src.Commit, Connections: make([]ConnectionPushResult, len(conns))}
+	res := &PushResult{SourceID: src.ID, Commit: src.Commit, State: src.State, Connections: make([]ConnectionPushResult, len(conns))}
 	s.eachConnection(conns, func(i int, c *domain.Connection) {
-		cr := ConnectionPushResult{PushConnection: pushConnection(c)}
+		cr := ConnectionPushResult{PushConnection: pushConnection(c), Items: []PushItem{}}
 		// Changes must finish once begun, and be recorded, whether or not
 		// the client still waits.
 		actx, cancel := detached(ctx, pushTimeout)
@@ -342,6 +354,7 @@ func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource
 		if err != nil {
 			cr.Error = s.sentence(ctx, err)
 		}
+		cr.Counts = pushCounts(cr.Items)
 		target := src.Name
 		if target == "" {
 			target = src.ID
@@ -354,14 +367,44 @@ func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource
 	return res, nil
 }
 
+// countActions counts n items by action (each of actions counted, if
+// none); item says an item's action, and whether it counts.
+func countActions(n int, item func(int) (string, bool), actions ...string) map[string]int {
+	m := make(map[string]int, len(actions))
+	for _, a := range actions {
+		m[a] = 0
+	}
+	for i := range n {
+		if a, ok := item(i); ok {
+			m[a]++
+		}
+	}
+	return m
+}
+
+// pushCounts counts a push's items that SES took by action, and those it
+// refused as PushFailed.
+func pushCounts(items []PushItem) map[string]int {
+	m := countActions(len(items), func(i int) (string, bool) { return items[i].Action, items[i].OK },
+		PushCreate, PushUpdate, PushUnchanged, PushDelete, PushExtra)
+	m[PushFailed] = 0
+	for _, it := range items {
+		if !it.OK {
+			m[PushFailed]++
+		}
+	}
+	return m
+}
+
 // pushAuditDetails sums a connection's push up for the audit log.
 func pushAuditDetails(commit string, r *ConnectionPushResult) []string {
 	d := []string{"commit " + commit}
 	if r.Error != "" {
 		return append(d, "nothing pushed: "+r.Error)
 	}
+	c := r.Counts
 	return append(d, fmt.Sprintf("%d created, %d updated, %d unchanged, %d deleted, %d failed",
-		r.Count(PushCreate), r.Count(PushUpdate), r.Count(PushUnchanged), r.Count(PushDelete), r.Count("failed")))
+		c[PushCreate], c[PushUpdate], c[PushUnchanged], c[PushDelete], c[PushFailed]))
 }
 
 // Drift compares the templates in a connection's SES with the source's at
@@ -399,6 +442,8 @@ func (s *Service) drift(ctx context.Context, a *domain.Actor, src pushSource, co
 		return nil, err
 	}
 	d.Items = driftTemplates(src.Templates, state, src.Commit)
+	d.Counts = countActions(len(d.Items), func(i int) (string, bool) { return d.Items[i].State, true },
+		DriftInSync, DriftChanged, DriftMissing, DriftExtra)
 	return d, nil
 }
 
@@ -458,13 +503,10 @@ func (s *Service) TestRender(ctx context.Context, a *domain.Actor, connID, name,
 	return r, nil
 }
 
-// maxTemplateData is the length SES takes for TemplateData.
-const maxTemplateData = 262144
-
 // checkTemplateData refuses data SES would, with where it is wrong.
 func checkTemplateData(data string) error {
-	if len(data) > maxTemplateData {
-		return domain.FieldError("data", "The data is %d characters; SES takes at most %d.", len(data), maxTemplateData)
+	if err := checkDataLength(data); err != nil {
+		return err
 	}
 	v, err := hbs.DecodeJSON([]byte(data))
 	if err != nil {
@@ -688,15 +730,15 @@ func planTemplates(repo []RepoTemplate, st *sesTemplates) []PlanItem {
 		ses, ok := st.Content[t.Name]
 		switch parts := changedParts(ses, t); {
 		case !ok:
-			items = append(items, PlanItem{Name: t.Name, Action: PushCreate})
+			items = append(items, PlanItem{Name: t.Name, Action: PushCreate, Changed: []string{}})
 		case len(parts) > 0:
 			items = append(items, PlanItem{Name: t.Name, Action: PushUpdate, Changed: parts})
 		default:
-			items = append(items, PlanItem{Name: t.Name, Action: PushUnchanged})
+			items = append(items, PlanItem{Name: t.Name, Action: PushUnchanged, Changed: []string{}})
 		}
 	}
 	for _, n := range extras(repo, st) {
-		items = append(items, PlanItem{Name: n, Action: PushExtra})
+		items = append(items, PlanItem{Name: n, Action: PushExtra, Changed: []string{}})
 	}
 	return items
 }
@@ -724,7 +766,7 @@ func extras(repo []RepoTemplate, st *sesTemplates) []string {
 // the missing, updates the changed, and deletes the extras named in del.
 // A template SES refuses says why; the others go on.
 func applyTemplates(ctx context.Context, client *sesv2.Client, repo []RepoTemplate, st *sesTemplates, del map[string]bool) []PushItem {
-	var items []PushItem
+	items := []PushItem{}
 	for _, p := range planTemplates(repo, st) {
 		it := PushItem{Name: p.Name, Action: p.Action, Changed: p.Changed, OK: true}
 		var err error
@@ -792,18 +834,15 @@ func putTemplate(ctx context.Context, client *sesv2.Client, t RepoTemplate, crea
 
 // driftTemplates compares SES's templates with the repository's at commit.
 func driftTemplates(repo []RepoTemplate, st *sesTemplates, commit string) []DriftItem {
-	short := commit
-	if len(short) > 12 {
-		short = short[:12]
-	}
-	var items []DriftItem
+	short := ShortHash(commit)
+	items := []DriftItem{}
 	for _, t := range sortedRepo(repo) {
 		ses, ok := st.Content[t.Name]
 		if !ok {
-			items = append(items, DriftItem{Name: t.Name, State: DriftMissing})
+			items = append(items, DriftItem{Name: t.Name, State: DriftMissing, Diffs: []PartDiff{}})
 			continue
 		}
-		it := DriftItem{Name: t.Name, State: DriftInSync}
+		it := DriftItem{Name: t.Name, State: DriftInSync, Diffs: []PartDiff{}}
 		for _, part := range changedParts(ses, t) {
 			var a, b string
 			switch part {
@@ -814,14 +853,7 @@ func driftTemplates(repo []RepoTemplate, st *sesTemplates, commit string) []Drif
 			default:
 				a, b = ses.Text, t.Text
 			}
-			lines := textdiff.Lines(a, b)
-			ins, del := textdiff.Stat(lines)
-			it.Diffs = append(it.Diffs, PartDiff{
-				Part:     part,
-				Unified:  textdiff.Unified("ses/"+t.Name+"/"+part, "repository@"+short+"/"+t.Name+"/"+part, a, b, 3),
-				Hunks:    textdiff.HunksOf(lines, 3),
-				Inserted: ins, Deleted: del,
-			})
+			it.Diffs = append(it.Diffs, diffPart(part, "ses/"+t.Name+"/"+part, "repository@"+short+"/"+t.Name+"/"+part, a, b))
 		}
 		if len(it.Diffs) > 0 {
 			it.State = DriftChanged
@@ -829,7 +861,7 @@ func driftTemplates(repo []RepoTemplate, st *sesTemplates, commit string) []Drif
 		items = append(items, it)
 	}
 	for _, n := range extras(repo, st) {
-		items = append(items, DriftItem{Name: n, State: DriftExtra})
+		items = append(items, DriftItem{Name: n, State: DriftExtra, Diffs: []PartDiff{}})
 	}
 	return items
 }

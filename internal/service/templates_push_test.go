@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"reflect"
@@ -15,7 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"sendops/internal/domain"
 	"sendops/internal/sesim"
+	"sendops/internal/templates"
+	"sendops/internal/testutil/gittest"
+	"sendops/internal/testutil/testdb"
 )
 
 // simSES is an SES client of an account in a fresh sesim, the way a
@@ -111,12 +116,13 @@ func TestPushPlanApplyDrift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	none := []string{}
 	wantPlan := []PlanItem{
-		{Name: "invoice", Action: PushCreate},
+		{Name: "invoice", Action: PushCreate, Changed: none},
 		{Name: "reset", Action: PushUpdate, Changed: []string{PartHTML}},
-		{Name: "welcome", Action: PushUnchanged},
-		{Name: "legacy", Action: PushExtra},
-		{Name: "retired", Action: PushExtra},
+		{Name: "welcome", Action: PushUnchanged, Changed: none},
+		{Name: "legacy", Action: PushExtra, Changed: none},
+		{Name: "retired", Action: PushExtra, Changed: none},
 	}
 	if got := planTemplates(pushRepo, st); !reflect.DeepEqual(got, wantPlan) {
 		t.Fatalf("plan:\n got %+v\nwant %+v", got, wantPlan)
@@ -317,11 +323,62 @@ func TestTemplateDataChecked(t *testing.T) {
 		{`{"a":1}`, ""},
 		{`[1]`, "must be a JSON object"},
 		{`{"a":}`, "not valid JSON: 1:6"},
-		{`{"a":"` + strings.Repeat("x", maxTemplateData) + `"}`, "SES takes at most 262144"},
+		{`{"a":"` + strings.Repeat("x", templates.MaxDataLength) + `"}`, "SES takes at most 262144"},
+		// SES counts characters, not bytes.
+		{`{"a":"` + strings.Repeat("é", templates.MaxDataLength-8) + `"}`, ""},
 	} {
 		err := checkTemplateData(c.data)
 		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
 			t.Errorf("checkTemplateData(%.20q) = %v, want %q", c.data, err, c.want)
 		}
 	}
+}
+
+// A push names the synced state its plan showed: when the source syncs to
+// another state, even at the same commit (a new mapping), the push is
+// refused; the commit alone, as older clients send it, is still taken.
+func TestPushRefusesAChangedState(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		env := newTemplateEnv(t, e)
+		ctx := context.Background()
+		repo := gittest.New(t)
+		repo.Commit(t, map[string]string{"mail/a.html": "---\nsubject: A\n---\n<p>a</p>\n", "mail/b.html": "---\nsubject: B\n---\n<p>b</p>\n"}, "init", "")
+		c := env.create(t, TemplateSourceInput{Name: "mail", URL: repo.URL()})
+		planned, err := env.svc.loadPushSource(ctx, env.owner, c.Source.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &templates.Mapping{Rules: []templates.Rule{{HTML: "mail/*.html", Name: "shop-{name}"}}}
+		if _, err := env.svc.UpdateTemplateSource(ctx, env.owner, c.Source.ID, TemplateSourceUpdate{Mapping: m}); err != nil {
+			t.Fatal(err)
+		}
+		env.sync(t, c.Source.ID)
+		now, err := env.svc.loadPushSource(ctx, env.owner, c.Source.ID)
+		if err != nil || now.Commit != planned.Commit || now.State == planned.State || now.Templates[0].Name != "shop-a" {
+			t.Fatalf("after the mapping change: %+v, %v; want the same commit in another state", now, err)
+		}
+		nowhere := []string{"no-such-connection"}
+		for _, c2 := range []struct {
+			name  string
+			in    PushInput
+			code  string
+			field string
+		}{
+			{"the planned state", PushInput{State: planned.State}, domain.EConflict, "state"},
+			{"the planned state with its commit", PushInput{State: planned.State, Commit: planned.Commit}, domain.EConflict, "state"},
+			{"the new state with an old commit", PushInput{State: now.State, Commit: "0123456789abcdef0123456789abcdef01234567"}, domain.EConflict, "commit"},
+			{"neither", PushInput{}, domain.EInvalid, "commit"},
+			// Past the guard, the connection is looked for.
+			{"the new state", PushInput{State: now.State}, domain.ENotFound, ""},
+			{"the commit alone", PushInput{Commit: planned.Commit}, domain.ENotFound, ""},
+		} {
+			c2.in.ConnectionIDs = nowhere
+			_, err := env.svc.ApplyPush(ctx, env.owner, c.Source.ID, c2.in)
+			var de *domain.Error
+			if domain.ErrorCode(err) != c2.code || c2.field != "" && (!errors.As(err, &de) || de.Field != c2.field) {
+				t.Errorf("%s: %v, want %s on %q", c2.name, err, c2.code, c2.field)
+			}
+		}
+	})
 }

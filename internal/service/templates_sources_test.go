@@ -213,11 +213,11 @@ func TestTemplateSourceLayouts(t *testing.T) {
 						t.Fatalf("the front matter is part of the HTML: %q", got.HTML)
 					}
 					// The push side reads the same state.
-					commit, rts, err := env.svc.sourceTemplates(context.Background(), env.owner.OrgID, c.Source.ID)
-					if err != nil || commit != repo.Head(t) || len(rts) != len(l.want) {
-						t.Fatalf("sourceTemplates = %s, %d, %v", commit, len(rts), err)
+					ps, err := env.svc.loadPushSource(context.Background(), env.owner, c.Source.ID)
+					if err != nil || ps.Commit != repo.Head(t) || len(ps.Templates) != len(l.want) || ps.State != pushState(ps.Commit, ps.Templates) {
+						t.Fatalf("loadPushSource = %+v, %v", ps, err)
 					}
-					for _, rt := range rts {
+					for _, rt := range ps.Templates {
 						if rt.BlobHash != templateHash(rt.Subject, rt.HTML, rt.Text, rt.Data) {
 							t.Errorf("%s's hash does not name its content", rt.Name)
 						}
@@ -281,7 +281,7 @@ func TestTemplateSourceRefused(t *testing.T) {
 			{"a wrong token", env.svc, TemplateSourceInput{Name: "m", URL: url, Auth: GitAuth{Token: "wrong"}}, "auth", ""},
 			{"no token", env.svc, TemplateSourceInput{Name: "m", URL: url}, "auth", ""},
 			{"a missing branch", env.svc, TemplateSourceInput{Name: "m", URL: url, Branch: "release", Auth: GitAuth{Token: "right-token"}}, "branch", "release"},
-			{"a bad branch name", env.svc, TemplateSourceInput{Name: "m", URL: url, Branch: "a..b"}, "branch", "not a branch name"},
+			{"a bad branch name", env.svc, TemplateSourceInput{Name: "m", URL: url, Branch: "a..b"}, "branch", "not a valid branch name"},
 			{"a missing repository", env.svc, TemplateSourceInput{Name: "m", URL: srv.URL + "/nope.git", Auth: GitAuth{Token: "right-token"}}, "url", "not found"},
 			{"a token for SSH", env.svc, TemplateSourceInput{Name: "m", URL: "git@github.com:shop/mail.git", Auth: GitAuth{Token: "t"}}, "auth", "deploy key"},
 			{"a deploy key for https", env.svc, TemplateSourceInput{Name: "m", URL: url, Auth: GitAuth{SSHKey: "-----BEGIN OPENSSH PRIVATE KEY-----"}}, "auth", "token"},

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/url"
 	"path"
@@ -36,7 +37,10 @@ import (
 // When: by hand (SyncTemplateSource), on a schedule and after a push
 // webhook (RunTemplateSync, a worker every replica runs). A worker claims
 // a due source with a lease in the database, so one sync runs at a time
-// across replicas; a crashed replica's lease expires.
+// across replicas; a crashed replica's lease expires, and the request it
+// was answering stays for the next. Leases and requests are timed by the
+// replicas' own clocks (as every store time is), not the database's: a
+// lease twice as long as a sync may take tolerates minutes of skew.
 
 const (
 	// syncLease is how long a claimed source stays claimed; a sync ends
@@ -68,6 +72,13 @@ type TemplateSync struct {
 	// Problems of the mapping as a whole; for a failed sync, the errors
 	// that failed it.
 	Problems []TemplateProblem `json:"problems"`
+}
+
+// Summary counts what the sync found: "3 templates, 1 new version".
+func (r *TemplateSync) Summary() string { return syncCounts(r.Templates, r.Versions) }
+
+func syncCounts(templates, versions int) string {
+	return plural(templates, "template") + ", " + plural(versions, "new version")
 }
 
 func syncView(r *store.TemplateSync) *TemplateSync {
@@ -106,7 +117,8 @@ func (s *Service) TemplateSyncs(ctx context.Context, a *domain.Actor, sourceID s
 // SyncTemplateSource syncs a source now and answers how it went (a failed
 // sync is an answer, not an error: its Error says why). Developers and
 // up, or write keys. Errors: EForbidden, ENotFound, EConflict (a sync of
-// the source is running).
+// the source is running, or this one outlived its lease and another sync
+// took the source over: what it found is not stored).
 func (s *Service) SyncTemplateSource(ctx context.Context, a *domain.Actor, id string) (*TemplateSync, error) {
 	if err := a.Require(domain.ActTemplatesManage); err != nil {
 		return nil, err
@@ -155,17 +167,23 @@ const maxSyncsPerPass = 20
 
 // SyncDueTemplateSources runs one pass of the worker: it claims due
 // sources one at a time and syncs each, and returns how many it synced.
+// It looks for due sources with a read, and writes only to claim one: a
+// pass with nothing due does not compete with other writers.
 func (s *Service) SyncDueTemplateSources(ctx context.Context) (int, error) {
 	owner := domain.NewID()
 	n := 0
 	for n < maxSyncsPerPass && ctx.Err() == nil {
+		var due []store.DueSource
+		err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
+			due, err = store.DueTemplateSources(ctx, tx, SyncDebounce, 10)
+			return err
+		})
+		if err != nil || len(due) == 0 {
+			return n, err
+		}
 		var src *store.TemplateSource
 		var trigger string
-		err := s.DB.Update(ctx, func(tx *store.Tx) error {
-			due, err := store.DueTemplateSources(ctx, tx, SyncDebounce, 10)
-			if err != nil {
-				return err
-			}
+		err = s.DB.Update(ctx, func(tx *store.Tx) (err error) {
 			for _, d := range due {
 				if src, trigger, err = store.ClaimTemplateSource(ctx, tx, d.OrgID, d.ID, owner, tx.Now().Add(syncLease), true, SyncDebounce); err != nil || src != nil {
 					return err
@@ -174,9 +192,13 @@ func (s *Service) SyncDueTemplateSources(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err != nil || src == nil {
-			return n, err
+			return n, err // nil: other workers took them
 		}
-		if _, err := s.syncSource(ctx, SystemActor(src.OrgID), src, owner, trigger, nil); err != nil {
+		_, err = s.syncSource(ctx, SystemActor(src.OrgID), src, owner, trigger, nil)
+		switch {
+		case errors.Is(err, errSyncOutlived):
+			continue // the worker that took the source over syncs it
+		case err != nil:
 			return n, err
 		}
 		n++
@@ -199,34 +221,68 @@ func templateHash(subject, html, text, data string) string {
 
 // snapshot is what a mapping makes of one commit.
 type snapshot struct {
-	commit string
-	ts     []templates.Template
-	probs  []templates.Problem
-	blobs  map[string]*store.TemplateBlob // by template name (the first of a name mapped twice)
-	// relevant are the files it read, and globs the rules' patterns: a
+	// commit is the commit it stands for, loaded the one it was read at:
+	// a later commit that surely maps to the same templates (see
+	// unchangedSince) moves commit only.
+	commit, loaded string
+	ts             []templates.Template
+	probs          []templates.Problem
+	blobs          map[string]*store.TemplateBlob // by template name (the first of a name mapped twice)
+	// relevant are the paths the mapping read or looked for (files it
+	// named but did not find included), and globs the rules' patterns: a
 	// later commit that changes none of them (nor any HTML, text, JSON or
 	// manifest file) maps to the same templates.
 	relevant map[string]bool
 	globs    []*templates.Glob
 }
 
+// readFS notes every path read from a repository's tree, or looked for
+// in it: found or not.
+type readFS struct {
+	fs.FS
+	read map[string]bool
+}
+
+func (r *readFS) Open(name string) (fs.File, error) {
+	r.read[name] = true
+	return r.FS.Open(name)
+}
+
+func (r *readFS) Stat(name string) (fs.FileInfo, error) {
+	r.read[name] = true
+	return fs.Stat(r.FS, name)
+}
+
+func (r *readFS) Lstat(name string) (fs.FileInfo, error) {
+	r.read[name] = true
+	return fs.Lstat(r.FS, name)
+}
+
+func (r *readFS) ReadLink(name string) (string, error) {
+	r.read[name] = true
+	return fs.ReadLink(r.FS, name)
+}
+
+func (r *readFS) ReadFile(name string) ([]byte, error) {
+	r.read[name] = true
+	return fs.ReadFile(r.FS, name)
+}
+
+func (r *readFS) ReadDir(name string) ([]fs.DirEntry, error) { return fs.ReadDir(r.FS, name) }
+
 func loadSnapshot(repo *gitsrc.Repo, commit string, m *templates.Mapping) (*snapshot, error) {
 	fsys, err := repo.FS(commit)
 	if err != nil {
 		return nil, err
 	}
-	sn := &snapshot{commit: commit, blobs: map[string]*store.TemplateBlob{}, relevant: map[string]bool{templates.ManifestFile: true}}
-	sn.ts, sn.probs = templates.Load(fsys, m)
+	sn := &snapshot{commit: commit, loaded: commit, blobs: map[string]*store.TemplateBlob{}, relevant: map[string]bool{templates.ManifestFile: true}}
+	rfs := &readFS{FS: fsys, read: sn.relevant}
+	sn.ts, sn.probs = templates.Load(rfs, m)
 	for _, t := range sn.ts {
 		if _, dup := sn.blobs[t.Name]; !dup {
 			b := &store.TemplateBlob{Subject: t.Subject.Source, HTML: t.HTML.Source, Text: t.Text.Source, Data: t.Data.Source}
 			b.Hash = templateHash(b.Subject, b.HTML, b.Text, b.Data)
 			sn.blobs[t.Name] = b
-		}
-		for _, f := range []string{t.Subject.File, t.HTML.File, t.Text.File, t.Data.File} {
-			if f != "" {
-				sn.relevant[f] = true
-			}
 		}
 	}
 	rules := m
@@ -244,8 +300,8 @@ func loadSnapshot(repo *gitsrc.Repo, commit string, m *templates.Mapping) (*snap
 }
 
 // unchangedSince reports whether commit c surely maps to the same
-// templates as prev (its parent): it changed no file prev read, no file a
-// template could come from, and no file a rule matches.
+// templates as prev (its parent): it changed no path prev read or looked
+// for, no file a template could come from, and no file a rule matches.
 func unchangedSince(repo *gitsrc.Repo, c gitsrc.Commit, prev *snapshot) bool {
 	if len(c.Parents) != 1 || c.Parents[0] != prev.commit {
 		return false
@@ -335,6 +391,7 @@ func judge(ts []templates.Template, probs []templates.Problem) verdict {
 	return v
 }
 
+// plural counts a noun: "1 template", "2 templates".
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
@@ -419,8 +476,9 @@ func (s *Service) findSync(ctx context.Context, src *store.TemplateSource, trigg
 	for n, v := range latest {
 		hashes[n] = v.BlobHash
 	}
-	// record notes the versions a snapshot makes at commit c.
-	record := func(c gitsrc.Commit, sn *snapshot) {
+	// record notes the versions a snapshot makes, as at says (a commit, or
+	// a mapping change).
+	record := func(at store.TemplateVersion, sn *snapshot) {
 		names := make([]string, 0, len(sn.blobs)+len(hashes))
 		for n := range sn.blobs {
 			names = append(names, n)
@@ -442,11 +500,29 @@ func (s *Service) findSync(ctx context.Context, src *store.TemplateSource, trigg
 			}
 			hashes[n] = hash
 			seq++
-			o.versions = append(o.versions, store.TemplateVersion{OrgID: src.OrgID, SourceID: src.ID, Seq: seq, Name: n, Commit: c.Hash,
-				CommittedAt: c.When.UTC(), Author: c.Author, AuthorEmail: c.AuthorEmail, Message: trimMessage(c.Message), BlobHash: hash})
+			v := at
+			v.OrgID, v.SourceID, v.Seq, v.Name, v.BlobHash = src.OrgID, src.ID, seq, n, hash
+			o.versions = append(o.versions, v)
 		}
 	}
+	byCommit := func(c gitsrc.Commit) store.TemplateVersion {
+		return store.TemplateVersion{Commit: c.Hash, CommittedAt: c.When.UTC(), Author: c.Author, AuthorEmail: c.AuthorEmail,
+			Message: trimMessage(c.Message), Cause: store.CauseCommit}
+	}
 	var prev *snapshot
+	if src.SyncedCommit != "" && len(latest) > 0 {
+		// The last good state read again, under the mapping as it is now:
+		// what differs from the newest versions no commit changed. The
+		// mapping did (or SendOps reads the same files otherwise now).
+		if sn, err := loadSnapshot(repo, src.SyncedCommit, mapping); err == nil {
+			msg := "Read again by SendOps: no commit changed it"
+			if src.MappingChangedBy != "" {
+				msg = "Mapping changed by " + src.MappingChangedBy
+			}
+			record(store.TemplateVersion{Commit: src.SyncedCommit, CommittedAt: o.run.StartedAt, Author: "SendOps", Message: msg, Cause: store.CauseMapping}, sn)
+			prev = sn
+		}
+	}
 	for _, c := range commits {
 		if prev != nil && unchangedSince(repo, c, prev) {
 			prev.commit = c.Hash
@@ -456,17 +532,17 @@ func (s *Service) findSync(ctx context.Context, src *store.TemplateSource, trigg
 		if err != nil {
 			return fail(s.gitError(ctx, err), nil)
 		}
-		record(c, sn)
+		record(byCommit(c), sn)
 		prev = sn
 	}
-	if prev == nil || prev.commit != head.Hash {
+	// The head's templates as read at the head itself, whatever the walk
+	// skipped.
+	if prev == nil || prev.loaded != head.Hash {
 		if prev, err = loadSnapshot(repo, head.Hash, mapping); err != nil {
 			return fail(s.gitError(ctx, err), nil)
 		}
+		record(byCommit(head), prev)
 	}
-	// The head may differ from the newest versions without a new commit:
-	// the mapping changed.
-	record(head, prev)
 	v := judge(prev.ts, prev.probs)
 	o.general = v.general
 	o.run.Templates = len(prev.blobs)
@@ -493,7 +569,7 @@ func (s *Service) findSync(ctx context.Context, src *store.TemplateSource, trigg
 // store.ErrLeaseLost when owner no longer holds the lease.
 func (s *Service) storeSync(ctx context.Context, tx *store.Tx, a *domain.Actor, src *store.TemplateSource, owner string, o *syncOutcome) error {
 	run := o.run
-	run.FinishedAt = tx.Now()
+	run.FinishedAt, run.Mapping = tx.Now(), src.Mapping
 	next := nextRun(src.SyncIntervalMinutes, run.FinishedAt)
 	// The worker's syncs are audited when they are news; a user's always.
 	byUser := a.UserID != "" || a.IsKey()
@@ -525,16 +601,20 @@ func (s *Service) storeSync(ctx context.Context, tx *store.Tx, a *domain.Actor, 
 		return err
 	}
 	if byUser || run.Commit != src.SyncedCommit || src.LastError != "" {
-		return audit(ctx, tx, a, "template_source.synced", src.Name, fmt.Sprintf("%s sync of %s at %s: %s, %s",
-			run.Trigger, src.Branch, shortHash(run.Commit), plural(run.Templates, "template"), plural(run.Versions, "new version")))
+		return audit(ctx, tx, a, "template_source.synced", src.Name, fmt.Sprintf("%s sync of %s at %s: %s",
+			run.Trigger, src.Branch, ShortHash(run.Commit), syncCounts(run.Templates, run.Versions)))
 	}
 	return nil
 }
 
+// errSyncOutlived is a sync that outlived its lease: another sync took
+// the source over, and what it found is not stored.
+var errSyncOutlived = domain.Errorf(domain.EConflict, "The sync took longer than its lease, and another sync took the source over: see the source's syncs for its result.")
+
 // syncSource syncs a source whose lease owner holds (findSync, then
 // storeSync in one transaction) and returns the sync: a failed one too.
-// The error is for a sync that could not be recorded (the lease is then
-// released).
+// The error is for a sync that could not be recorded: errSyncOutlived
+// when owner lost the lease, else the lease is released.
 func (s *Service) syncSource(ctx context.Context, a *domain.Actor, src *store.TemplateSource, owner, trigger string, repo *gitsrc.Repo) (*store.TemplateSync, error) {
 	o, err := s.findSync(ctx, src, trigger, repo)
 	// Whatever ctx does now, what was found is stored, or the lease ends.
@@ -545,7 +625,7 @@ func (s *Service) syncSource(ctx context.Context, a *domain.Actor, src *store.Te
 	}
 	if errors.Is(err, store.ErrLeaseLost) {
 		s.Logger.WarnContext(ctx, "template sync outlived its lease; another worker syncs the source", "org", src.OrgID, "source", src.ID)
-		return o.run, nil
+		return nil, errSyncOutlived
 	}
 	if err != nil {
 		s.DB.Update(wctx, func(tx *store.Tx) error { return store.ReleaseTemplateSource(wctx, tx, src.OrgID, src.ID, owner) })
@@ -592,8 +672,9 @@ var errHookUnauthorized = domain.Errorf(domain.EUnauthorized, "The webhook is no
 // sync, which starts SyncDebounce later so that a burst of pushes is one
 // sync. Anyone may call it: the signature is the credential. Errors:
 // EUnauthorized (unsigned, wrongly signed, or no such source: the same
-// answer), EConflict (a delivery seen before: a replay), EInvalid (no
-// delivery id, or a push whose body is not JSON).
+// answer), EConflict (a delivery seen before, by its id or by its body,
+// which the signature covers: a replay), EInvalid (no delivery id, or a
+// push whose body is not JSON).
 func (s *Service) ReceiveGitHook(ctx context.Context, id string, h GitHook) (*HookResult, error) {
 	var src *store.TemplateSource
 	err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
@@ -639,13 +720,14 @@ func (s *Service) ReceiveGitHook(ctx context.Context, id string, h GitHook) (*Ho
 		return nil, domain.Errorf(domain.EInvalid, "The webhook has no delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID or Idempotency-Key).")
 	}
 	res := &HookResult{}
+	body := sha256.Sum256(h.Body)
 	err = s.DB.Update(ctx, func(tx *store.Tx) error {
-		fresh, err := store.RecordHookDelivery(ctx, tx, src.OrgID, src.ID, delivery)
+		fresh, err := store.RecordHookDelivery(ctx, tx, src.OrgID, src.ID, delivery, hex.EncodeToString(body[:]))
 		if err != nil {
 			return err
 		}
 		if !fresh {
-			return domain.Errorf(domain.EConflict, "Delivery %s was received before; a replay is refused.", delivery)
+			return domain.Errorf(domain.EConflict, "Delivery %s, or one with the same content, was received before; a replay is refused.", delivery)
 		}
 		switch {
 		case github && event == "ping":

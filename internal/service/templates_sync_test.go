@@ -6,9 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,7 +142,7 @@ func TestTemplateHistory(t *testing.T) {
 		if !d.Changed || d.From.Commit != c1 || d.To.Commit != c3 {
 			t.Fatalf("diff: %+v", d)
 		}
-		byPart := map[string]VersionPartDiff{}
+		byPart := map[string]PartDiff{}
 		for _, p := range d.Parts {
 			byPart[p.Part] = p
 		}
@@ -172,6 +177,12 @@ func TestTemplateHistory(t *testing.T) {
 		if err != nil || rv.OK || len(rv.Problems) != 1 || rv.Problems[0].File != "data" || !strings.Contains(rv.Problems[0].Message, "not valid JSON") {
 			t.Fatalf("render with broken data: %+v, %v", rv, err)
 		}
+		// Data longer than SES takes is refused, with the limit it passed.
+		long := `{"name":"` + strings.Repeat("é", templates.MaxDataLength) + `"}`
+		if _, err := env.svc.RenderTemplate(ctx, env.owner, id, "welcome", "", long); domain.ErrorCode(err) != domain.EInvalid ||
+			!strings.Contains(err.Error(), fmt.Sprintf("The data is %d characters; SES takes at most %d.", templates.MaxDataLength+11, templates.MaxDataLength)) {
+			t.Fatalf("render with data longer than SES takes: %v", err)
+		}
 
 		// Changing the mapping records versions at the head, without a new
 		// commit: the templates now have other names.
@@ -189,9 +200,15 @@ func TestTemplateHistory(t *testing.T) {
 		if got := names(env.templates(t, id)); !slices.Equal(got, []string{`mail-welcome [rule "mail/*.html"]`}) {
 			t.Fatalf("templates after the mapping change: %q", got)
 		}
+		// No commit made the change: the history says SendOps recorded it
+		// for the user who changed the mapping.
 		hist, _ = env.svc.TemplateHistory(ctx, env.owner, id, "welcome")
-		if !hist[0].Removed || hist[0].Commit != repo.Head(t) {
-			t.Fatalf("welcome after the mapping change: %+v", hist[0])
+		if h := hist[0]; !h.Removed || h.Commit != repo.Head(t) || h.Cause != "mapping" || h.Author != "SendOps" || h.AuthorEmail != "" ||
+			h.Message != "Mapping changed by ann@shop.example" || hist[1].Cause != "commit" {
+			t.Fatalf("welcome after the mapping change: %+v", h)
+		}
+		if hist, _ := env.svc.TemplateHistory(ctx, env.owner, id, "mail-welcome"); len(hist) != 1 || hist[0].Cause != "mapping" || hist[0].Author != "SendOps" {
+			t.Fatalf("mail-welcome's history: %+v", hist)
 		}
 		// Nothing new: nothing recorded.
 		if r := env.sync(t, id); r.Status != store.SyncOK || r.Versions != 0 {
@@ -410,6 +427,8 @@ func TestGitHook(t *testing.T) {
 			return GitHook{ContentType: "application/json", Body: []byte(body), GitLabEvent: event, GitLabDelivery: delivery(), GitLabToken: token}
 		}
 		replayed := gh("push", push, githubSignature(sec, push))
+		// A push's body differs from any other push's (its commits, times).
+		glPush := `{"ref":"refs/heads/main","after":"def","object_kind":"push"}`
 		for _, c := range []struct {
 			name   string
 			id     string
@@ -419,6 +438,7 @@ func TestGitHook(t *testing.T) {
 		}{
 			{"GitHub push, signed", id, replayed, "", HookAccepted},
 			{"the same delivery again", id, replayed, domain.EConflict, ""},
+			{"the same signed body under a new delivery id", id, gh("push", push, githubSignature(sec, push)), domain.EConflict, ""},
 			{"GitHub push, wrong signature", id, gh("push", push, githubSignature("not-the-secret", push)), domain.EUnauthorized, ""},
 			{"GitHub push, signature of another body", id, gh("push", push, githubSignature(sec, `{"ref":"refs/heads/other"}`)), domain.EUnauthorized, ""},
 			{"GitHub push, malformed signature", id, gh("push", push, "sha1=abc"), domain.EUnauthorized, ""},
@@ -430,7 +450,8 @@ func TestGitHook(t *testing.T) {
 			{"GitHub push without a delivery id", id, GitHook{Body: []byte(push), GitHubEvent: "push", GitHubSignature: githubSignature(sec, push)}, domain.EInvalid, ""},
 			{"GitHub push form-encoded", id, GitHook{ContentType: "application/x-www-form-urlencoded", Body: []byte("payload=%7B%22ref%22%3A%22refs%2Fheads%2Fmain%22%7D"),
 				GitHubEvent: "push", GitHubDelivery: delivery(), GitHubSignature: githubSignature(sec, "payload=%7B%22ref%22%3A%22refs%2Fheads%2Fmain%22%7D")}, "", HookAccepted},
-			{"GitLab push, right token", id, gl("Push Hook", push, sec), "", HookAccepted},
+			{"GitLab push, right token", id, gl("Push Hook", glPush, sec), "", HookAccepted},
+			{"GitLab push, the same body under a new id", id, gl("Push Hook", glPush, sec), domain.EConflict, ""},
 			{"GitLab push, wrong token", id, gl("Push Hook", push, sec+"x"), domain.EUnauthorized, ""},
 			{"GitLab tag push", id, gl("Tag Push Hook", `{"ref":"refs/tags/v1"}`, sec), "", HookIgnored},
 			{"GitLab push to another branch", id, gl("Push Hook", `{"ref":"refs/heads/dev"}`, sec), "", HookIgnored},
@@ -487,7 +508,8 @@ func TestGitHook(t *testing.T) {
 		if _, err := env.svc.ReceiveGitHook(ctx, id, gh("push", push, githubSignature(sec, push))); domain.ErrorCode(err) != domain.EUnauthorized {
 			t.Fatalf("the old secret after rotation: %v", err)
 		}
-		if res, err := env.svc.ReceiveGitHook(ctx, id, gh("push", push, githubSignature(rot.WebhookSecret, push))); err != nil || res.Status != HookAccepted {
+		later := `{"ref":"refs/heads/main","after":"later"}`
+		if res, err := env.svc.ReceiveGitHook(ctx, id, gh("push", later, githubSignature(rot.WebhookSecret, later))); err != nil || res.Status != HookAccepted {
 			t.Fatalf("the new secret: %+v, %v", res, err)
 		}
 	})
@@ -599,6 +621,185 @@ func TestTemplateSourceUpdate(t *testing.T) {
 			"template_source.synced", "template_source.deleted"}
 		if !slices.Equal(actions, want) {
 			t.Fatalf("audit %q, want %q", actions, want)
+		}
+	})
+}
+
+// A file the mapping names but the repository lacks is looked for again
+// when a later commit adds it, even when that commit changes nothing
+// else a template reads; and its later changes are versions of their own.
+func TestTemplateSyncFileNamedLater(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		env := newTemplateEnv(t, e)
+		ctx := context.Background()
+		repo := gittest.New(t)
+		manifest := repo.Commit(t, map[string]string{"sendops.json": `{"templates":[{"name":"w","subject":"Hi {{name}}","html":"mail/w.hbs"}]}`}, "Manifest first", "")
+		c, err := env.svc.CreateTemplateSource(ctx, env.owner, TemplateSourceInput{Name: "mail", URL: repo.URL()})
+		if err != nil || c.Sync.Status != store.SyncFailed || !strings.Contains(c.Sync.Error, "mail/w.hbs does not exist") {
+			t.Fatalf("the first sync: %+v, %v; want it failed for the missing file", c.Sync, err)
+		}
+		added := repo.Commit(t, map[string]string{"mail/w.hbs": "<p>Hi {{name}}</p>\n"}, "Add w", "")
+		repo.Commit(t, map[string]string{"README.md": "docs\n"}, "Docs", "")
+		changed := repo.Commit(t, map[string]string{"mail/w.hbs": "<p>Hello {{name}}</p>\n"}, "Change w", "")
+		repo.Commit(t, map[string]string{"README.md": "more docs\n"}, "More docs", "")
+		if r := env.sync(t, c.Source.ID); r.Status != store.SyncOK || r.Templates != 1 || r.Versions != 3 {
+			t.Fatalf("the sync after the file was added: %+v", r)
+		}
+		// The manifest's commit made w with its subject alone.
+		hist, err := env.svc.TemplateHistory(ctx, env.owner, c.Source.ID, "w")
+		if got := commitsOf(hist); err != nil || !slices.Equal(got, []string{changed[:7] + " Change w", added[:7] + " Add w", manifest[:7] + " Manifest first"}) {
+			t.Fatalf("w's history %q, %v", got, err)
+		}
+		if tc, err := env.svc.TemplateAt(ctx, env.owner, c.Source.ID, "w", ""); err != nil || tc.HTML != "<p>Hello {{name}}</p>\n" {
+			t.Fatalf("w at the head: %+v, %v", tc, err)
+		}
+	})
+}
+
+// A mapping change and new commits in one sync: what the mapping changed
+// is SendOps's entry at the last synced commit, what the commits changed
+// is theirs.
+func TestTemplateSyncMappingThenCommits(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		env := newTemplateEnv(t, e)
+		ctx := context.Background()
+		repo := gittest.New(t)
+		first := repo.Commit(t, map[string]string{"mail/a.html": "<p>a</p>\n", "mail/b.html": "<p>b</p>\n"}, "Two files", "Ann <ann@shop.example>")
+		rules := func(glob string) *templates.Mapping {
+			return &templates.Mapping{Rules: []templates.Rule{{HTML: glob, Name: "{name}"}}}
+		}
+		c := env.create(t, TemplateSourceInput{Name: "mail", URL: repo.URL(), Mapping: rules("mail/a.html")})
+		if _, err := env.svc.UpdateTemplateSource(ctx, env.owner, c.Source.ID, TemplateSourceUpdate{Mapping: rules("mail/*.html")}); err != nil {
+			t.Fatal(err)
+		}
+		second := repo.Commit(t, map[string]string{"mail/a.html": "<p>A</p>\n"}, "Capital A", "Bo <bo@shop.example>")
+		if r := env.sync(t, c.Source.ID); r.Status != store.SyncOK || r.Versions != 2 {
+			t.Fatalf("sync: %+v; want b mapped and a changed", r)
+		}
+		hist, _ := env.svc.TemplateHistory(ctx, env.owner, c.Source.ID, "b")
+		if len(hist) != 1 || hist[0].Cause != "mapping" || hist[0].Commit != first || hist[0].Author != "SendOps" || hist[0].Message != "Mapping changed by ann@shop.example" {
+			t.Fatalf("b's history: %+v", hist)
+		}
+		hist, _ = env.svc.TemplateHistory(ctx, env.owner, c.Source.ID, "a")
+		if len(hist) != 2 || hist[0].Cause != "commit" || hist[0].Commit != second || hist[0].Author != "Bo" {
+			t.Fatalf("a's history: %+v", hist)
+		}
+		// The change is recorded once: the next sync finds nothing new.
+		if r := env.sync(t, c.Source.ID); r.Versions != 0 {
+			t.Fatalf("a second sync recorded %d versions", r.Versions)
+		}
+		var s *store.TemplateSource
+		env.db.View(ctx, func(tx *store.Tx) (err error) {
+			s, err = store.TemplateSourceByID(ctx, tx, env.owner.OrgID, c.Source.ID)
+			return err
+		})
+		if s.MappingChangedBy != "" {
+			t.Fatalf("the mapping change is still pending after a good sync: %q", s.MappingChangedBy)
+		}
+	})
+}
+
+// A sync by hand that outlives its lease (another sync took the source
+// over meanwhile) is a conflict, not a success: what it found is not
+// stored.
+func TestTemplateSyncOutlivesLease(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		env := newTemplateEnv(t, e)
+		ctx := context.Background()
+		repo := gittest.New(t)
+		repo.Commit(t, map[string]string{"a.html": "---\nsubject: A\n---\n<p>a</p>"}, "init", "")
+		upstream, err := url.Parse(gittest.NewHTTPServer(t, "").Add("mail.git", repo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The repository's host answers the next request only when told.
+		var hold atomic.Bool
+		arrived, release := make(chan struct{}), make(chan struct{})
+		forward := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: upstream.Scheme, Host: upstream.Host})
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hold.CompareAndSwap(true, false) {
+				close(arrived)
+				<-release
+			}
+			forward.ServeHTTP(w, r)
+		}))
+		t.Cleanup(proxy.Close)
+		c := env.create(t, TemplateSourceInput{Name: "mail", URL: proxy.URL + upstream.Path})
+		repo.Commit(t, map[string]string{"b.html": "---\nsubject: B\n---\n<p>b</p>"}, "add b", "")
+
+		hold.Store(true)
+		type result struct {
+			r   *TemplateSync
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			r, err := env.svc.SyncTemplateSource(ctx, env.owner, c.Source.ID)
+			done <- result{r, err}
+		}()
+		select {
+		case <-arrived:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the sync did not fetch")
+		}
+		// Its lease runs out (as a replica with a later clock sees it), and
+		// another worker takes the source.
+		other := templateService(t, openTemplateDB(t, e.DSN))
+		other.DB.Now = func() time.Time { return time.Now().UTC().Add(syncLease + time.Minute) }
+		var taken *store.TemplateSource
+		if err := other.DB.Update(ctx, func(tx *store.Tx) (err error) {
+			taken, _, err = store.ClaimTemplateSource(ctx, tx, env.owner.OrgID, c.Source.ID, "other-worker", tx.Now().Add(syncLease), false, 0)
+			return err
+		}); err != nil || taken == nil {
+			t.Fatalf("the other worker could not take the source: %v", err)
+		}
+		close(release)
+		res := <-done
+		if domain.ErrorCode(res.err) != domain.EConflict || res.r != nil {
+			t.Fatalf("a sync that lost its lease: %+v, %v; want a conflict", res.r, res.err)
+		}
+		syncs, err := env.svc.TemplateSyncs(ctx, env.owner, c.Source.ID, 0)
+		if err != nil || len(syncs) != 1 {
+			t.Fatalf("syncs %+v, %v; want only the first", syncs, err)
+		}
+		if s := env.source(t, c.Source.ID); s.SyncedCommit == repo.Head(t) {
+			t.Fatal("the sync that lost its lease stored its state")
+		}
+	})
+}
+
+// A worker's pass with nothing due only reads: it does not wait for the
+// write lock, which on SQLite one writer holds at a time (ingest's).
+func TestTemplateWorkerIdlePassReads(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		env := newTemplateEnv(t, e)
+		ctx := context.Background()
+		repo := gittest.New(t)
+		repo.Commit(t, map[string]string{"a.html": "---\nsubject: A\n---\n<p>a</p>"}, "init", "")
+		env.create(t, TemplateSourceInput{Name: "mail", URL: repo.URL(), SyncIntervalMinutes: 15})
+		held, release := make(chan struct{}), make(chan struct{})
+		writer := make(chan error, 1)
+		go func() {
+			writer <- env.db.Update(ctx, func(tx *store.Tx) error {
+				close(held)
+				<-release
+				return nil
+			})
+		}()
+		<-held
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		n, err := env.svc.SyncDueTemplateSources(pctx)
+		close(release)
+		if err != nil || n != 0 {
+			t.Fatalf("an idle pass beside a writer: %d, %v", n, err)
+		}
+		if err := <-writer; err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"sendops/internal/domain"
@@ -11,6 +12,16 @@ import (
 func AddAudit(ctx context.Context, tx *Tx, e *domain.AuditEntry) error {
 	if e.ID == "" {
 		e.ID = domain.NewID()
+		// Ids sort by the millisecond only: an entry sorts after the
+		// organisation's newest (one written earlier in the same
+		// transaction, say), so that the log lists entries as written.
+		var last sql.NullString
+		if err := tx.QueryRow(ctx, `SELECT max(id) FROM audit_log WHERE org_id = ?`, e.OrgID).Scan(&last); err != nil {
+			return err
+		}
+		if last.Valid && e.ID <= last.String {
+			e.ID = domain.IDAfter(last.String)
+		}
 	}
 	if e.At.IsZero() {
 		e.At = tx.Now()

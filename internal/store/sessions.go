@@ -90,6 +90,7 @@ func DeleteExpired(ctx context.Context, tx *Tx, idle time.Duration) (int64, erro
 		{`DELETE FROM user_tokens WHERE expires_at <= ?`, []any{tx.Now().Add(-24 * time.Hour)}},
 		{`DELETE FROM login_throttle WHERE window_start <= ?`, []any{tx.Now().Add(-24 * time.Hour)}},
 		{`DELETE FROM git_hook_deliveries WHERE received_at <= ?`, []any{tx.Now().Add(-HookDeliveryTTL)}},
+		{`DELETE FROM template_previews WHERE expires_at <= ?`, []any{tx.Now()}},
 	} {
 		res, err := tx.Exec(ctx, q.sql, q.args...)
 		if err != nil {

@@ -25,7 +25,10 @@ type TemplateSource struct {
 	SSHKnownHosts string
 	// Mapping is the user's mapping rules as JSON; "" for the
 	// repository's own (its manifest and front matter).
-	Mapping             string
+	Mapping string
+	// MappingChangedBy is who changed the mapping since the last good
+	// sync; "" when nobody did.
+	MappingChangedBy    string
 	SyncIntervalMinutes int
 	WebhookSecret       string // sealed
 	SyncedCommit        string // the last good state; "" before the first
@@ -41,13 +44,13 @@ type TemplateSource struct {
 	CreatedBy           string
 }
 
-const templateSourceCols = `org_id, id, name, url, branch, auth_kind, auth_username, auth_secret, ssh_known_hosts, mapping,
+const templateSourceCols = `org_id, id, name, url, branch, auth_kind, auth_username, auth_secret, ssh_known_hosts, mapping, mapping_changed_by,
 	sync_interval_minutes, webhook_secret, synced_commit, synced_at, last_error, last_error_at, sync_requested_at, sync_trigger,
 	next_sync_at, lease_owner, lease_until, created_at, created_by`
 
 func scanTemplateSource(row scanner) (*TemplateSource, error) {
 	var s TemplateSource
-	err := row.Scan(&s.OrgID, &s.ID, &s.Name, &s.URL, &s.Branch, &s.AuthKind, &s.AuthUsername, &s.AuthSecret, &s.SSHKnownHosts, &s.Mapping,
+	err := row.Scan(&s.OrgID, &s.ID, &s.Name, &s.URL, &s.Branch, &s.AuthKind, &s.AuthUsername, &s.AuthSecret, &s.SSHKnownHosts, &s.Mapping, &s.MappingChangedBy,
 		&s.SyncIntervalMinutes, &s.WebhookSecret, &s.SyncedCommit, nullTime{&s.SyncedAt}, &s.LastError, nullTime{&s.LastErrorAt},
 		nullTime{&s.SyncRequestedAt}, &s.SyncTrigger, nullTime{&s.NextSyncAt}, &s.LeaseOwner, nullTime{&s.LeaseUntil},
 		utcTime{&s.CreatedAt}, &s.CreatedBy)
@@ -64,8 +67,8 @@ func CreateTemplateSource(ctx context.Context, tx *Tx, s *TemplateSource) error 
 		s.CreatedAt = tx.Now()
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO template_sources (`+templateSourceCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.OrgID, s.ID, s.Name, s.URL, s.Branch, s.AuthKind, s.AuthUsername, s.AuthSecret, s.SSHKnownHosts, s.Mapping,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.OrgID, s.ID, s.Name, s.URL, s.Branch, s.AuthKind, s.AuthUsername, s.AuthSecret, s.SSHKnownHosts, s.Mapping, s.MappingChangedBy,
 		s.SyncIntervalMinutes, s.WebhookSecret, s.SyncedCommit, s.SyncedAt, s.LastError, s.LastErrorAt, s.SyncRequestedAt, s.SyncTrigger,
 		s.NextSyncAt, s.LeaseOwner, s.LeaseUntil, s.CreatedAt, s.CreatedBy)
 	return err
@@ -110,11 +113,12 @@ func TemplateSourceForHook(ctx context.Context, tx *Tx, id string) (*TemplateSou
 }
 
 // UpdateTemplateSource stores what a user may change of a source: its
-// name, branch, credentials, mapping and schedule (with its next run).
+// name, branch, credentials, mapping (with who changed it) and schedule
+// (with its next run).
 func UpdateTemplateSource(ctx context.Context, tx *Tx, s *TemplateSource) error {
 	res, err := tx.Exec(ctx, `UPDATE template_sources SET name = ?, branch = ?, auth_kind = ?, auth_username = ?, auth_secret = ?,
-		ssh_known_hosts = ?, mapping = ?, sync_interval_minutes = ?, next_sync_at = ? WHERE org_id = ? AND id = ?`,
-		s.Name, s.Branch, s.AuthKind, s.AuthUsername, s.AuthSecret, s.SSHKnownHosts, s.Mapping, s.SyncIntervalMinutes, s.NextSyncAt,
+		ssh_known_hosts = ?, mapping = ?, mapping_changed_by = ?, sync_interval_minutes = ?, next_sync_at = ? WHERE org_id = ? AND id = ?`,
+		s.Name, s.Branch, s.AuthKind, s.AuthUsername, s.AuthSecret, s.SSHKnownHosts, s.Mapping, s.MappingChangedBy, s.SyncIntervalMinutes, s.NextSyncAt,
 		s.OrgID, s.ID)
 	return oneRow(res, err, "Template source")
 }
@@ -149,10 +153,15 @@ func oneRow(res sql.Result, err error, what string) error {
 
 // RequestTemplateSync asks for a sync of a source by trigger. A request
 // already pending keeps its time, so that a burst of requests is one sync
-// a debounce after the first (see DueTemplateSources).
+// a debounce after the first (see DueTemplateSources); but while a sync
+// runs (a live lease), a request takes the time it is made, so that it
+// outlives that sync (see FinishTemplateSync), which may have fetched
+// before it.
 func RequestTemplateSync(ctx context.Context, tx *Tx, orgID, id, trigger string) error {
-	res, err := tx.Exec(ctx, `UPDATE template_sources SET sync_requested_at = coalesce(sync_requested_at, ?), sync_trigger = ?
-		WHERE org_id = ? AND id = ?`, tx.Now(), trigger, orgID, id)
+	now := tx.Now()
+	res, err := tx.Exec(ctx, `UPDATE template_sources SET sync_requested_at = CASE
+			WHEN sync_requested_at IS NULL OR (lease_until IS NOT NULL AND lease_until >= ?) THEN ? ELSE sync_requested_at END,
+		sync_trigger = ? WHERE org_id = ? AND id = ?`, now, now, trigger, orgID, id)
 	return oneRow(res, err, "Template source")
 }
 
@@ -189,10 +198,11 @@ func DueTemplateSources(ctx context.Context, tx *Tx, debounce time.Duration, lim
 }
 
 // ClaimTemplateSource leases a source to owner until leaseUntil, if no
-// live lease holds it and (with due) it is still due, and clears its
-// pending request: a request made during the sync asks for another. The
-// UPDATE checks and takes the lease at once, so of several workers racing
-// (on any replica) one wins. It returns the source as claimed and what
+// live lease holds it and (with due) it is still due. A pending request
+// stays until the sync ends (FinishTemplateSync clears it), so that a
+// worker that dies with the lease leaves it for the next. The UPDATE
+// checks and takes the lease at once, so of several workers racing (on
+// any replica) one wins. It returns the source as claimed and what
 // started the sync ("manual" when not due, else the pending request's
 // trigger or "schedule"), or nil when it was not claimed.
 func ClaimTemplateSource(ctx context.Context, tx *Tx, orgID, id, owner string, leaseUntil time.Time, due bool, debounce time.Duration) (*TemplateSource, string, error) {
@@ -201,8 +211,7 @@ func ClaimTemplateSource(ctx context.Context, tx *Tx, orgID, id, owner string, l
 	if err != nil {
 		return nil, "", err
 	}
-	q := `UPDATE template_sources SET lease_owner = ?, lease_until = ?, sync_requested_at = NULL, sync_trigger = ''
-		WHERE org_id = ? AND id = ? AND `
+	q := `UPDATE template_sources SET lease_owner = ?, lease_until = ? WHERE org_id = ? AND id = ? AND `
 	args := []any{owner, leaseUntil, orgID, id}
 	if due {
 		q += dueWhere
@@ -253,6 +262,10 @@ type TemplateSync struct {
 	Templates           int    // templates at the commit
 	Versions            int    // versions recorded
 	Problems            string // JSON: the mapping's problems as a whole (a failed sync's errors)
+	// Mapping is the mapping the sync applied, as stored (not recorded):
+	// a good sync clears the source's MappingChangedBy when it is still
+	// the source's.
+	Mapping string
 }
 
 // Sync statuses.
@@ -266,20 +279,25 @@ const maxSyncsKept = 200
 
 // FinishTemplateSync records a sync and ends owner's lease on its source:
 // a good sync moves the source to its commit and clears its error, a
-// failed one records its error and leaves the last good state. next is
-// the schedule's next run (nil: none). It fails with ErrLeaseLost when
-// owner no longer holds the lease.
+// failed one records its error and leaves the last good state. Either
+// answers the requests made before it started (a request made since stays
+// pending). next is the schedule's next run (nil: none). It fails with
+// ErrLeaseLost when owner no longer holds the lease.
 func FinishTemplateSync(ctx context.Context, tx *Tx, s *TemplateSync, owner string, next *time.Time) error {
+	const answered = `sync_requested_at = CASE WHEN sync_requested_at <= ? THEN NULL ELSE sync_requested_at END,
+		sync_trigger = CASE WHEN sync_requested_at <= ? THEN '' ELSE sync_trigger END,
+		lease_owner = '', lease_until = NULL, next_sync_at = ?`
 	var res sql.Result
 	var err error
 	if s.Status == SyncOK {
 		res, err = tx.Exec(ctx, `UPDATE template_sources SET synced_commit = ?, synced_at = ?, last_error = '', last_error_at = NULL,
-			lease_owner = '', lease_until = NULL, next_sync_at = ? WHERE org_id = ? AND id = ? AND lease_owner = ?`,
-			s.Commit, s.FinishedAt, next, s.OrgID, s.SourceID, owner)
+			mapping_changed_by = CASE WHEN mapping = ? THEN '' ELSE mapping_changed_by END, `+answered+`
+			WHERE org_id = ? AND id = ? AND lease_owner = ?`,
+			s.Commit, s.FinishedAt, s.Mapping, s.StartedAt, s.StartedAt, next, s.OrgID, s.SourceID, owner)
 	} else {
-		res, err = tx.Exec(ctx, `UPDATE template_sources SET last_error = ?, last_error_at = ?,
-			lease_owner = '', lease_until = NULL, next_sync_at = ? WHERE org_id = ? AND id = ? AND lease_owner = ?`,
-			s.Error, s.FinishedAt, next, s.OrgID, s.SourceID, owner)
+		res, err = tx.Exec(ctx, `UPDATE template_sources SET last_error = ?, last_error_at = ?, `+answered+`
+			WHERE org_id = ? AND id = ? AND lease_owner = ?`,
+			s.Error, s.FinishedAt, s.StartedAt, s.StartedAt, next, s.OrgID, s.SourceID, owner)
 	}
 	if err != nil {
 		return err
@@ -359,13 +377,21 @@ type TemplateVersion struct {
 	AuthorEmail     string
 	Message         string
 	BlobHash        string // "" when the commit removed the template
+	// Cause is CauseCommit, or CauseMapping for a change no commit made.
+	Cause string
 }
 
-const versionCols = `org_id, source_id, seq, name, commit_hash, committed_at, author, author_email, message, coalesce(blob_hash, '')`
+// Causes of a version.
+const (
+	CauseCommit  = "commit"  // a commit changed the template
+	CauseMapping = "mapping" // the mapping did, at the commit it was applied to
+)
+
+const versionCols = `org_id, source_id, seq, name, commit_hash, committed_at, author, author_email, message, coalesce(blob_hash, ''), cause`
 
 func scanVersion(row scanner) (*TemplateVersion, error) {
 	var v TemplateVersion
-	err := row.Scan(&v.OrgID, &v.SourceID, &v.Seq, &v.Name, &v.Commit, utcTime{&v.CommittedAt}, &v.Author, &v.AuthorEmail, &v.Message, &v.BlobHash)
+	err := row.Scan(&v.OrgID, &v.SourceID, &v.Seq, &v.Name, &v.Commit, utcTime{&v.CommittedAt}, &v.Author, &v.AuthorEmail, &v.Message, &v.BlobHash, &v.Cause)
 	return &v, err
 }
 
@@ -375,9 +401,12 @@ func AddTemplateVersion(ctx context.Context, tx *Tx, v *TemplateVersion) error {
 	if v.BlobHash != "" {
 		blob = v.BlobHash
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO template_versions (org_id, source_id, seq, name, commit_hash, committed_at, author, author_email, message, blob_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.OrgID, v.SourceID, v.Seq, v.Name, v.Commit, v.CommittedAt, v.Author, v.AuthorEmail, v.Message, blob)
+	if v.Cause == "" {
+		v.Cause = CauseCommit
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO template_versions (org_id, source_id, seq, name, commit_hash, committed_at, author, author_email, message, blob_hash, cause)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.OrgID, v.SourceID, v.Seq, v.Name, v.Commit, v.CommittedAt, v.Author, v.AuthorEmail, v.Message, blob, v.Cause)
 	return err
 }
 
@@ -483,11 +512,12 @@ func SourceTemplatesOf(ctx context.Context, tx *Tx, orgID, sourceID string, with
 	return out, rows.Err()
 }
 
-// RecordHookDelivery records a webhook delivery of a source; fresh is
-// false when it was seen before (a replay).
-func RecordHookDelivery(ctx context.Context, tx *Tx, orgID, sourceID, deliveryID string) (fresh bool, err error) {
-	res, err := tx.Exec(ctx, `INSERT INTO git_hook_deliveries (org_id, source_id, delivery_id, received_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (org_id, source_id, delivery_id) DO NOTHING`, orgID, sourceID, deliveryID, tx.Now())
+// RecordHookDelivery records a webhook delivery of a source, by its
+// delivery id and the hash of its body; fresh is false when either was
+// seen before (a replay, perhaps under a new id).
+func RecordHookDelivery(ctx context.Context, tx *Tx, orgID, sourceID, deliveryID, bodyHash string) (fresh bool, err error) {
+	res, err := tx.Exec(ctx, `INSERT INTO git_hook_deliveries (org_id, source_id, delivery_id, body_hash, received_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`, orgID, sourceID, deliveryID, bodyHash, tx.Now())
 	if err != nil {
 		return false, err
 	}
@@ -495,6 +525,65 @@ func RecordHookDelivery(ctx context.Context, tx *Tx, orgID, sourceID, deliveryID
 	return n == 1, err
 }
 
-// HookDeliveryTTL is how long a webhook delivery id is remembered: a
-// replay after it is accepted (and costs one sync).
+// HookDeliveryTTL is how long a webhook delivery is remembered: a replay
+// after it is accepted (and costs one sync).
 const HookDeliveryTTL = 7 * 24 * time.Hour
+
+// SyncedTemplates returns a source's name, its synced commit ("" before
+// its first good sync) and its templates there with their content, by
+// name: all read by one statement, so that they agree even while a sync
+// stores a new state.
+func SyncedTemplates(ctx context.Context, tx *Tx, orgID, sourceID string) (name, commit string, ts []SourceTemplate, err error) {
+	rows, err := tx.Query(ctx, `SELECT s.name, s.synced_commit, t.name, t.blob_hash, t.origin, t.files, t.problems, b.subject, b.html, b.text, b.data
+		FROM template_sources s
+		LEFT JOIN source_templates t ON t.org_id = s.org_id AND t.source_id = s.id
+		LEFT JOIN template_blobs b ON b.org_id = t.org_id AND b.source_id = t.source_id AND b.hash = t.blob_hash
+		WHERE s.org_id = ? AND s.id = ? ORDER BY t.name`, orgID, sourceID)
+	if err != nil {
+		return "", "", nil, err
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		found = true
+		var tName, hash, origin, files, probs, subject, html, text, data sql.NullString
+		if err := rows.Scan(&name, &commit, &tName, &hash, &origin, &files, &probs, &subject, &html, &text, &data); err != nil {
+			return "", "", nil, err
+		}
+		if !tName.Valid {
+			continue // a source without templates
+		}
+		ts = append(ts, SourceTemplate{Name: tName.String, BlobHash: hash.String, Origin: origin.String, Files: files.String, Problems: probs.String,
+			Blob: &TemplateBlob{Hash: hash.String, Subject: subject.String, HTML: html.String, Text: text.String, Data: data.String}})
+	}
+	if err := rows.Err(); err != nil {
+		return "", "", nil, err
+	}
+	if !found {
+		return "", "", nil, domain.Errorf(domain.ENotFound, "Template source not found.")
+	}
+	return name, commit, ts, nil
+}
+
+// PreviewTTL is how long a rendered preview is kept for its frame.
+const PreviewTTL = 10 * time.Minute
+
+// PutTemplatePreview keeps a rendered HTML part of a source's template
+// for PreviewTTL under id (a random key the caller makes).
+func PutTemplatePreview(ctx context.Context, tx *Tx, orgID, sourceID, id, name, html string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO template_previews (org_id, source_id, id, name, html, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		orgID, sourceID, id, name, html, tx.Now().Add(PreviewTTL))
+	return err
+}
+
+// TemplatePreview returns a kept preview of the source's template name,
+// or ENotFound (another source's or template's, or expired).
+func TemplatePreview(ctx context.Context, tx *Tx, orgID, sourceID, name, id string) (string, error) {
+	var html string
+	err := tx.QueryRow(ctx, `SELECT html FROM template_previews WHERE org_id = ? AND id = ? AND source_id = ? AND name = ? AND expires_at > ?`,
+		orgID, id, sourceID, name, tx.Now()).Scan(&html)
+	if err != nil {
+		return "", notFound(err, "Preview")
+	}
+	return html, nil
+}

@@ -23,6 +23,7 @@ func TestTemplateSourceStore(t *testing.T) {
 		{"syncs keep the last good state", testTemplateSyncRecords},
 		{"versions and blobs", testTemplateVersions},
 		{"webhook deliveries", testHookDeliveries},
+		{"the synced state and previews", testSyncedStateAndPreviews},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -124,7 +125,7 @@ func testTemplateSources(t *testing.T, ctx context.Context, db *DB) {
 		if err := ReplaceSourceTemplates(ctx, tx, a.ID, mail.ID, []SourceTemplate{{Name: "welcome", BlobHash: "h1", Origin: "front matter"}}); err != nil {
 			return err
 		}
-		_, err := RecordHookDelivery(ctx, tx, a.ID, mail.ID, "d1")
+		_, err := RecordHookDelivery(ctx, tx, a.ID, mail.ID, "d1", "body-1")
 		return err
 	})
 	update(t, db, func(tx *Tx) error { return DeleteTemplateSource(ctx, tx, a.ID, mail.ID) })
@@ -196,8 +197,11 @@ func testTemplateLeases(t *testing.T, ctx context.Context, db *DB) {
 		second, _, err = ClaimTemplateSource(ctx, tx, o.ID, hooked.ID, "worker-2", db.Now().Add(10*time.Minute), true, 5*time.Second)
 		return err
 	})
-	if first == nil || first.LeaseOwner != "worker-1" || first.SyncRequestedAt != nil || trigger != "webhook" || second != nil {
+	if first == nil || first.LeaseOwner != "worker-1" || trigger != "webhook" || second != nil {
 		t.Fatalf("claims: first %+v (trigger %q), second %+v; want worker-1 to hold it for the webhook", first, trigger, second)
+	}
+	if first.SyncRequestedAt == nil || !first.SyncRequestedAt.Equal(t0) {
+		t.Fatalf("the claim cleared the request (%v): a worker that dies with the lease would lose it", first.SyncRequestedAt)
 	}
 	wantDue("while leased", "scheduled")
 	// A sync by hand does not take a leased source either.
@@ -208,8 +212,6 @@ func testTemplateLeases(t *testing.T, ctx context.Context, db *DB) {
 	if second != nil {
 		t.Fatalf("a sync by hand claimed a leased source")
 	}
-	// A push during the sync asks for another one.
-	update(t, db, func(tx *Tx) error { return RequestTemplateSync(ctx, tx, o.ID, hooked.ID, "webhook") })
 	// The scheduled one's trigger is the schedule.
 	update(t, db, func(tx *Tx) (err error) {
 		second, trigger, err = ClaimTemplateSource(ctx, tx, o.ID, scheduled.ID, "worker-2", db.Now().Add(10*time.Minute), true, 5*time.Second)
@@ -219,16 +221,16 @@ func testTemplateLeases(t *testing.T, ctx context.Context, db *DB) {
 		t.Fatalf("claim of the scheduled source: %+v, %q", second, trigger)
 	}
 
-	// worker-1 crashes: its lease expires and the source is due again
-	// (the push made during its sync is pending).
+	// worker-1 crashes: its lease expires and the source is due again,
+	// for the webhook's request, which nothing answered.
 	*now = t0.Add(time.Minute + 10*time.Minute + time.Second)
 	wantDue("after the lease expired", "hooked", "scheduled")
 	update(t, db, func(tx *Tx) (err error) {
-		second, _, err = ClaimTemplateSource(ctx, tx, o.ID, hooked.ID, "worker-3", db.Now().Add(10*time.Minute), true, 5*time.Second)
+		second, trigger, err = ClaimTemplateSource(ctx, tx, o.ID, hooked.ID, "worker-3", db.Now().Add(10*time.Minute), true, 5*time.Second)
 		return err
 	})
-	if second == nil || second.LeaseOwner != "worker-3" {
-		t.Fatalf("a crashed worker's source was not claimed again: %+v", second)
+	if second == nil || second.LeaseOwner != "worker-3" || trigger != "webhook" {
+		t.Fatalf("a crashed worker's source was not claimed again for the webhook: %+v, %q", second, trigger)
 	}
 	// worker-1 comes back: its lease is lost, and what it found is not
 	// stored.
@@ -242,8 +244,50 @@ func testTemplateLeases(t *testing.T, ctx context.Context, db *DB) {
 	if n := count(t, db, `SELECT count(*) FROM template_syncs`); n != 0 {
 		t.Fatalf("%d syncs recorded by a worker that lost its lease", n)
 	}
-	// The holder releases without a sync.
+	// The holder releases without a sync: the request stays.
 	update(t, db, func(tx *Tx) error { return ReleaseTemplateSource(ctx, tx, o.ID, hooked.ID, "worker-3") })
+	wantDue("after a release", "hooked", "scheduled")
+	pending := func() *time.Time {
+		t.Helper()
+		var s *TemplateSource
+		view(t, db, func(tx *Tx) (err error) { s, err = TemplateSourceByID(ctx, tx, o.ID, hooked.ID); return err })
+		return s.SyncRequestedAt
+	}
+	// A sync answers the requests made before it started; one made while
+	// it runs takes that time and stays for the next sync.
+	claim := func(owner string) time.Time {
+		t.Helper()
+		update(t, db, func(tx *Tx) (err error) {
+			second, _, err = ClaimTemplateSource(ctx, tx, o.ID, hooked.ID, owner, db.Now().Add(10*time.Minute), false, 0)
+			return err
+		})
+		if second == nil {
+			t.Fatalf("%s could not claim", owner)
+		}
+		return *now
+	}
+	finish := func(owner string, started time.Time) {
+		t.Helper()
+		update(t, db, func(tx *Tx) error {
+			return FinishTemplateSync(ctx, tx, &TemplateSync{OrgID: o.ID, SourceID: hooked.ID, Trigger: "webhook", StartedAt: started, FinishedAt: db.Now(),
+				Commit: "c10", Status: SyncOK}, owner, nil)
+		})
+	}
+	started := claim("worker-4")
+	*now = now.Add(time.Second)
+	update(t, db, func(tx *Tx) error { return RequestTemplateSync(ctx, tx, o.ID, hooked.ID, "webhook") })
+	during := *now
+	*now = now.Add(time.Second)
+	finish("worker-4", started)
+	if p := pending(); p == nil || !p.Equal(during) {
+		t.Fatalf("a request made during the sync: pending %v, want %v", p, during)
+	}
+	started = claim("worker-5")
+	*now = now.Add(time.Second)
+	finish("worker-5", started)
+	if p := pending(); p != nil {
+		t.Fatalf("a request made before the sync started is still pending: %v", p)
+	}
 	view(t, db, func(tx *Tx) error {
 		s, err := TemplateSourceByID(ctx, tx, o.ID, hooked.ID)
 		if err != nil || s.LeaseOwner != "" || s.LeaseUntil != nil {
@@ -332,6 +376,7 @@ func testTemplateVersions(t *testing.T, ctx context.Context, db *DB) {
 			{Seq: 2, Name: "reset", Commit: "c1", BlobHash: "h1"},
 			{Seq: 3, Name: "welcome", Commit: "c2", BlobHash: "h2", Message: "Change welcome"},
 			{Seq: 4, Name: "reset", Commit: "c3", BlobHash: ""}, // removed
+			{Seq: 5, Name: "welcome", Commit: "c2", BlobHash: "h1", Author: "SendOps", Cause: CauseMapping},
 		} {
 			v.OrgID, v.SourceID, v.CommittedAt = o.ID, src.ID, t0.Add(time.Duration(v.Seq)*time.Minute)
 			if err := AddTemplateVersion(ctx, tx, &v); err != nil {
@@ -348,12 +393,13 @@ func testTemplateVersions(t *testing.T, ctx context.Context, db *DB) {
 		_, err = TemplateBlobByHash(ctx, tx, o.ID, src.ID, "h3")
 		wantCode(t, "an unknown blob", err, domain.ENotFound)
 		latest, top, err := LatestTemplateVersions(ctx, tx, o.ID, src.ID)
-		if err != nil || top != 4 || len(latest) != 2 || latest["welcome"].BlobHash != "h2" || latest["reset"].BlobHash != "" || latest["reset"].Commit != "c3" {
+		if err != nil || top != 5 || len(latest) != 2 || latest["welcome"].BlobHash != "h1" || latest["welcome"].Cause != CauseMapping ||
+			latest["reset"].BlobHash != "" || latest["reset"].Commit != "c3" || latest["reset"].Cause != CauseCommit {
 			t.Fatalf("latest versions = %+v, top %d, %v", latest, top, err)
 		}
 		vs, err := TemplateVersions(ctx, tx, o.ID, src.ID, "welcome")
-		if err != nil || len(vs) != 2 || vs[0].Commit != "c2" || vs[1].Commit != "c1" || vs[1].Author != "Ann" || vs[1].Message != "Add welcome" ||
-			!vs[1].CommittedAt.Equal(t0.Add(time.Minute)) {
+		if err != nil || len(vs) != 3 || vs[0].Cause != CauseMapping || vs[1].Commit != "c2" || vs[2].Commit != "c1" || vs[2].Author != "Ann" ||
+			vs[2].Message != "Add welcome" || !vs[2].CommittedAt.Equal(t0.Add(time.Minute)) {
 			t.Fatalf("welcome's versions = %+v, %v", vs, err)
 		}
 		return nil
@@ -380,14 +426,25 @@ func testHookDeliveries(t *testing.T, ctx context.Context, db *DB) {
 	now := setClock(db, t0)
 	o := newOrg(t, db, "A")
 	a, b := newSource(t, db, o.ID, "a"), newSource(t, db, o.ID, "b")
-	record := func(src *TemplateSource, id string) bool {
+	recordBody := func(src *TemplateSource, id, body string) bool {
 		t.Helper()
 		var fresh bool
-		update(t, db, func(tx *Tx) (err error) { fresh, err = RecordHookDelivery(ctx, tx, o.ID, src.ID, id); return err })
+		update(t, db, func(tx *Tx) (err error) { fresh, err = RecordHookDelivery(ctx, tx, o.ID, src.ID, id, body); return err })
 		return fresh
+	}
+	record := func(src *TemplateSource, id string) bool {
+		t.Helper()
+		return recordBody(src, id, "body-of-"+id)
 	}
 	if !record(a, "d1") || record(a, "d1") || !record(b, "d1") {
 		t.Fatal("a delivery id is fresh once per source")
+	}
+	// The same body under a new delivery id is a replay too.
+	if recordBody(a, "d2", "body-of-d1") {
+		t.Fatal("a body seen before was fresh under a new delivery id")
+	}
+	if !recordBody(a, "d3", "another body") {
+		t.Fatal("another body was refused")
 	}
 	*now = t0.Add(HookDeliveryTTL - time.Second)
 	update(t, db, func(tx *Tx) error { _, err := DeleteExpired(ctx, tx, time.Hour); return err })
@@ -398,5 +455,58 @@ func testHookDeliveries(t *testing.T, ctx context.Context, db *DB) {
 	update(t, db, func(tx *Tx) error { _, err := DeleteExpired(ctx, tx, time.Hour); return err })
 	if n := count(t, db, `SELECT count(*) FROM git_hook_deliveries`); n != 0 {
 		t.Fatalf("%d deliveries kept after 7 days", n)
+	}
+}
+
+func testSyncedStateAndPreviews(t *testing.T, ctx context.Context, db *DB) {
+	now := setClock(db, t0)
+	a, b := newOrg(t, db, "A"), newOrg(t, db, "B")
+	src, empty, theirs := newSource(t, db, a.ID, "mail"), newSource(t, db, a.ID, "empty"), newSource(t, db, b.ID, "theirs")
+	update(t, db, func(tx *Tx) error {
+		for _, h := range []string{"h1", "h2"} {
+			if err := PutTemplateBlob(ctx, tx, a.ID, src.ID, &TemplateBlob{Hash: h, Subject: "S " + h, HTML: "<p>" + h + "</p>", Data: "{}"}); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE template_sources SET synced_commit = 'c1' WHERE id = ?`, src.ID); err != nil {
+			return err
+		}
+		return ReplaceSourceTemplates(ctx, tx, a.ID, src.ID, []SourceTemplate{{Name: "b", BlobHash: "h2", Origin: "o"}, {Name: "a", BlobHash: "h1", Origin: "o"}})
+	})
+	view(t, db, func(tx *Tx) error {
+		name, commit, ts, err := SyncedTemplates(ctx, tx, a.ID, src.ID)
+		if err != nil || name != "mail" || commit != "c1" || len(ts) != 2 || ts[0].Name != "a" || ts[0].Blob.HTML != "<p>h1</p>" || ts[1].Blob.Subject != "S h2" {
+			t.Fatalf("synced templates: %q %q %+v, %v", name, commit, ts, err)
+		}
+		name, commit, ts, err = SyncedTemplates(ctx, tx, a.ID, empty.ID)
+		if err != nil || name != "empty" || commit != "" || len(ts) != 0 {
+			t.Fatalf("a source without templates: %q %q %+v, %v", name, commit, ts, err)
+		}
+		_, _, _, err = SyncedTemplates(ctx, tx, a.ID, theirs.ID)
+		wantCode(t, "another organisation's source", err, domain.ENotFound)
+		return nil
+	})
+
+	// A preview is kept for its source's template, in its organisation,
+	// until it expires; then it is deleted.
+	update(t, db, func(tx *Tx) error { return PutTemplatePreview(ctx, tx, a.ID, src.ID, "k1", "a", "<p>typed</p>") })
+	get := func(org, source, name, id string) (string, error) {
+		var html string
+		err := db.View(ctx, func(tx *Tx) (err error) { html, err = TemplatePreview(ctx, tx, org, source, name, id); return err })
+		return html, err
+	}
+	if html, err := get(a.ID, src.ID, "a", "k1"); err != nil || html != "<p>typed</p>" {
+		t.Fatalf("preview: %q, %v", html, err)
+	}
+	for _, c := range []struct{ org, source, name, id string }{{b.ID, src.ID, "a", "k1"}, {a.ID, empty.ID, "a", "k1"}, {a.ID, src.ID, "b", "k1"}, {a.ID, src.ID, "a", "k2"}} {
+		_, err := get(c.org, c.source, c.name, c.id)
+		wantCode(t, "a preview asked for elsewhere", err, domain.ENotFound)
+	}
+	*now = t0.Add(PreviewTTL)
+	_, err := get(a.ID, src.ID, "a", "k1")
+	wantCode(t, "an expired preview", err, domain.ENotFound)
+	update(t, db, func(tx *Tx) error { _, err := DeleteExpired(ctx, tx, time.Hour); return err })
+	if n := count(t, db, `SELECT count(*) FROM template_previews`); n != 0 {
+		t.Fatalf("%d expired previews kept", n)
 	}
 }

@@ -250,12 +250,38 @@ func newHunk(lines []Line, start, end int) Hunk {
 	return h
 }
 
+// Diff is a comparison of two texts in every form at once.
+type Diff struct {
+	Lines []Line
+	Hunks []Hunk // with the context Compare was given
+	// Unified is the unified diff (diff -u); "" when the texts are equal.
+	Unified           string
+	Inserted, Deleted int // lines
+}
+
+// Changed reports whether the texts differ.
+func (d Diff) Changed() bool { return d.Inserted+d.Deleted > 0 }
+
+// Compare compares old text a, named aName, with new text b, named bName,
+// once: its lines, its hunks with context lines around each change, the
+// unified diff of those hunks, and the lines inserted and deleted.
+func Compare(aName, bName, a, b string, context int) Diff {
+	d := Diff{Lines: Lines(a, b)}
+	d.Hunks = HunksOf(d.Lines, context)
+	d.Inserted, d.Deleted = Stat(d.Lines)
+	d.Unified = unified(aName, bName, d.Hunks)
+	return d
+}
+
 // Unified is the unified diff (diff -u) from a, named aName, to b, named
 // bName, with context lines around each change; "" when the texts are
 // equal. A last line without a line break is marked as diff marks it
 // ("\ No newline at end of file").
 func Unified(aName, bName, a, b string, context int) string {
-	hunks := Hunks(a, b, context)
+	return unified(aName, bName, Hunks(a, b, context))
+}
+
+func unified(aName, bName string, hunks []Hunk) string {
 	if len(hunks) == 0 {
 		return ""
 	}

@@ -152,6 +152,13 @@ func TestUnified(t *testing.T) {
 			if got := Unified("ses", "repo", tt.a, tt.b, tt.context); got != tt.want {
 				t.Errorf("Unified =\n%s\nwant\n%s", got, tt.want)
 			}
+			// Compare gives the same diff, with its hunks and counts, at once.
+			d := Compare("ses", "repo", tt.a, tt.b, tt.context)
+			ins, del := strings.Count(tt.want, "\n+")-strings.Count(tt.want, "\n+++ "), strings.Count(tt.want, "\n-")-strings.Count(tt.want, "\n--- ")
+			if d.Unified != tt.want || d.Changed() != (tt.want != "") || d.Inserted != ins || d.Deleted != del ||
+				len(d.Hunks) != strings.Count(tt.want, "\n@@ ") || render(d.Lines) != render(Lines(tt.a, tt.b)) {
+				t.Errorf("Compare = %+v; want the unified diff, %d inserted, %d deleted", d, ins, del)
+			}
 		})
 	}
 }

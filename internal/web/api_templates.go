@@ -157,8 +157,8 @@ func (s *Server) apiSourceTemplateDiff(w http.ResponseWriter, r *http.Request, c
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// apiSourceTemplateRender renders a version with data: a JSON object, or
-// nothing for the repository's sample data.
+// apiSourceTemplateRender renders a version with data: a JSON object (or
+// a string holding one), or nothing for the repository's sample data.
 func (s *Server) apiSourceTemplateRender(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	var in struct {
 		Commit string          `json:"commit"`
@@ -169,9 +169,9 @@ func (s *Server) apiSourceTemplateRender(w http.ResponseWriter, r *http.Request,
 			return err
 		}
 	}
-	data := string(in.Data)
-	if data == "null" {
-		data = ""
+	data, err := templateDataOf(in.Data)
+	if err != nil {
+		return err
 	}
 	out, err := s.Service.RenderTemplate(r.Context(), c.actor, r.PathValue("id"), r.PathValue("name"), in.Commit, data)
 	if err != nil {

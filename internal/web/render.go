@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sendops/internal/domain"
+	"sendops/internal/service"
 )
 
 //go:embed templates
@@ -40,6 +41,7 @@ func loadViews(a *assets) (*views, error) {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
 		"can":         func(a *domain.Actor, act string) bool { return a != nil && a.Can(domain.Action(act)) },
+		"short":       service.ShortHash,
 		"roles":       func() []domain.Role { return domain.Roles },
 		"scopes":      func() []domain.Scope { return domain.Scopes },
 		"join":        domain.JoinScopes,

@@ -51,6 +51,7 @@ var pushRepoFiles = map[string]string{
 
 type planJSON struct {
 	Commit      string
+	State       string
 	Connections []struct {
 		ConnectionID string `json:"connection_id"`
 		Error        string
@@ -163,8 +164,8 @@ func TestTemplatePushAPI(t *testing.T) {
 			t.Errorf("counts %v", c)
 		}
 		commit := plan.Commit
-		if commit != repo.Head(t) {
-			t.Fatalf("planned commit %s, want the synced %s", commit, repo.Head(t))
+		if commit != repo.Head(t) || len(plan.State) != 64 {
+			t.Fatalf("planned commit %s (state %q), want the synced %s", commit, plan.State, repo.Head(t))
 		}
 
 		// Drift before any push.
@@ -190,6 +191,8 @@ func TestTemplatePushAPI(t *testing.T) {
 			{"drift without a connection", "GET", base + "/drift", "", 400, []string{`"field":"connection_id"`}},
 			{"a stale commit", "POST", base + "/push", `{"connection_ids":` + ids(prod) + `,"commit":"0123456789abcdef0123456789abcdef01234567"}`, 409,
 				[]string{"The repository changed since the plan; review the new plan."}},
+			{"a stale state", "POST", base + "/push", `{"connection_ids":` + ids(prod) + `,"state":"0123456789abcdef"}`, 409,
+				[]string{`"field":"state"`, "review the new plan"}},
 			{"no commit", "POST", base + "/push", `{"connection_ids":` + ids(prod) + `}`, 400, []string{`"field":"commit"`}},
 			{"deleting a template the repository has", "POST", base + "/push", `{"connection_ids":` + ids(prod) + `,"commit":"` + commit + `","delete":["welcome"]}`, 400,
 				[]string{"welcome is in the repository"}},
@@ -211,8 +214,8 @@ func TestTemplatePushAPI(t *testing.T) {
 		// The push: staging's role was removed, so staging fails and says
 		// why; prod is pushed all the same, and only the extra chosen goes.
 		v.Sim.DeleteRole(v.Customer, "SendOps-staging")
-		status, body = apiCall(t, v.App, v.Key, "POST", base+"/push", `{"connection_ids":`+ids(staging, prod)+`,"commit":"`+commit+`","delete":["retired"]}`)
-		sesExpect(t, "push", status, body, 200)
+		status, body = apiCall(t, v.App, v.Key, "POST", base+"/push", `{"connection_ids":`+ids(staging, prod)+`,"state":"`+plan.State+`","delete":["retired"]}`)
+		sesExpect(t, "push", status, body, 200, `"state":"`+plan.State+`"`, `"commit":"`+commit+`"`)
 		res := sesJSON[planJSON](t, body)
 		if len(res.Connections) != 2 || res.Connections[0].ConnectionID != staging || !strings.Contains(res.Connections[0].Error, "role") || len(res.Connections[0].Items) != 0 {
 			t.Fatalf("staging: %s", body)
@@ -367,7 +370,7 @@ func TestTemplatePushRefusedTemplate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := v.App.Service.ApplyPush(ctx, owner, created.Source.ID, []string{prod}, repo.Head(t), nil)
+		res, err := v.App.Service.ApplyPush(ctx, owner, created.Source.ID, service.PushInput{ConnectionIDs: []string{prod}, Commit: repo.Head(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,7 +423,7 @@ func TestTemplatePushEndToEnd(t *testing.T) {
 			if got := plan.summary(0); got != want {
 				t.Fatalf("plan %q, want %q", got, want)
 			}
-			status, body = apiCall(t, v.App, v.Key, "POST", base+"/push", `{"connection_ids":["`+prod+`"],"commit":"`+plan.Commit+`"}`)
+			status, body = apiCall(t, v.App, v.Key, "POST", base+"/push", `{"connection_ids":["`+prod+`"],"state":"`+plan.State+`"}`)
 			sesExpect(t, "push", status, body, 200, `"failed":0`)
 			status, body = apiCall(t, v.App, v.Key, "GET", base+"/drift?connection_id="+prod, "")
 			sesExpect(t, "drift after the push", status, body, 200, `"counts":{"changed":0,"extra":0,"in_sync":1,"missing":0}`)
@@ -449,6 +452,19 @@ func TestTemplatePushEndToEnd(t *testing.T) {
 		status, body = apiCall(t, v.App, v.Key, "POST", base+"/sync", "")
 		sesExpect(t, "sync", status, body, 200, `"status":"ok"`)
 		push("order-shipped:update(text)")
+
+		// A new mapping at the same commit changes what a push would send:
+		// the last plan's state is refused, though its commit is the same.
+		status, body = apiCall(t, v.App, v.Key, "POST", base+"/plan", conns)
+		before := sesJSON[planJSON](t, body)
+		status, body = apiCall(t, v.App, v.Key, "PATCH", base, `{"mapping":{"templates":[{"name":"order-shipped","subject":"Shipped: {{order.id}}",`+
+			`"html":"mail/shipped.html","text":"mail/shipped.txt"}]}}`)
+		sesExpect(t, "a new mapping", status, body, 200)
+		status, body = apiCall(t, v.App, v.Key, "POST", base+"/sync", "")
+		sesExpect(t, "sync of the new mapping", status, body, 200, `"status":"ok"`, `"commit":"`+before.Commit+`"`)
+		status, body = apiCall(t, v.App, v.Key, "POST", base+"/push", `{"connection_ids":["`+prod+`"],"state":"`+before.State+`"}`)
+		sesExpect(t, "a push of the plan before the mapping changed", status, body, 409, `"field":"state"`, "review the new plan")
+		push("order-shipped:update(subject)")
 	})
 }
 

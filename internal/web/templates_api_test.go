@@ -157,7 +157,8 @@ func TestTemplateSourcesAPI(t *testing.T) {
 		status, body = apiCall(t, app, readKey, "GET", base+"/templates/welcome/history", "")
 		var hist struct{ Data []service.TemplateVersion }
 		decodeTemplateJSON(t, body, &hist)
-		if status != 200 || len(hist.Data) != 2 || hist.Data[0].Commit != c2 || hist.Data[0].Message != "New subject" || hist.Data[1].AuthorEmail != "ann@shop.example" {
+		if status != 200 || len(hist.Data) != 2 || hist.Data[0].Commit != c2 || hist.Data[0].Message != "New subject" || hist.Data[1].AuthorEmail != "ann@shop.example" ||
+			hist.Data[0].Cause != "commit" {
 			t.Fatalf("history: %d %s", status, body)
 		}
 		status, body = apiCall(t, app, readKey, "GET", base+"/templates/welcome/diff?from="+c1+"&to="+c2, "")
@@ -172,6 +173,7 @@ func TestTemplateSourcesAPI(t *testing.T) {
 			{"", "Welcome aboard, Ana"},
 			{`{"data":{"name":"Bo"}}`, "Welcome aboard, Bo"},
 			{`{"commit":"` + c1 + `","data":{"name":"Cy"}}`, "Welcome, Cy"},
+			{`{"data":"{\"name\":\"Di\"}"}`, "Welcome aboard, Di"}, // a string holding the object, as test-render takes it
 		} {
 			status, body := apiCall(t, app, readKey, "POST", base+"/templates/welcome/render", c.body)
 			var rv service.RenderedVersion
@@ -214,6 +216,12 @@ func TestTemplateSourcesAPI(t *testing.T) {
 		if status, body := hookCall(t, app, id, signed, push); status != 409 {
 			t.Fatalf("the same delivery again: %d %s", status, body)
 		}
+		// A captured delivery sent again under a new id: its signed body
+		// gives it away.
+		resent := map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1-again", "X-Hub-Signature-256": hubSignature(hookSecret, push)}
+		if status, body := hookCall(t, app, id, resent, push); status != 409 || !strings.Contains(body, "a replay is refused") {
+			t.Fatalf("the same body under a new delivery id: %d %s", status, body)
+		}
 		ping := `{"zen":"Design for failure."}`
 		if status, body := hookCall(t, app, id, map[string]string{"X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-2", "X-Hub-Signature-256": hubSignature(hookSecret, ping)}, ping); status != 200 {
 			t.Fatalf("ping: %d %s", status, body)
@@ -222,7 +230,8 @@ func TestTemplateSourcesAPI(t *testing.T) {
 		if status, body := hookCall(t, app, id, map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": "g-1", "X-Gitlab-Token": hookSecret}, other); status != 202 || !strings.Contains(body, `"ignored"`) {
 			t.Fatalf("GitLab push to another branch: %d %s", status, body)
 		}
-		if status, body := hookCall(t, app, id, map[string]string{"X-Gitlab-Event": "Push Hook", "Idempotency-Key": "g-2", "X-Gitlab-Token": hookSecret}, push); status != 202 {
+		glPush := `{"object_kind":"push","ref":"refs/heads/main","after":"c3"}`
+		if status, body := hookCall(t, app, id, map[string]string{"X-Gitlab-Event": "Push Hook", "Idempotency-Key": "g-2", "X-Gitlab-Token": hookSecret}, glPush); status != 202 {
 			t.Fatalf("GitLab push: %d %s", status, body)
 		}
 		big := `{"ref":"refs/heads/main","pad":"` + strings.Repeat("x", 1<<20) + `"}`

@@ -347,7 +347,7 @@ func (s *Server) templateSourceSync(w http.ResponseWriter, r *http.Request, c *r
 	case run.Status != "ok":
 		return s.redirect(w, r, sourcePath(id), "The sync failed: "+run.Error)
 	}
-	return s.redirect(w, r, sourcePath(id), "Synced "+shortCommit(run.Commit)+": "+plural(run.Templates, "template")+", "+plural(run.Versions, "new version")+".")
+	return s.redirect(w, r, sourcePath(id), "Synced "+service.ShortHash(run.Commit)+": "+run.Summary()+".")
 }
 
 func (s *Server) templateSourceRotate(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -384,19 +384,4 @@ func (s *Server) templateSourceDelete(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	return s.redirect(w, r, "/templates", "Removed "+src.Name+" and its history from SendOps. The repository and the templates in SES are as they were.")
-}
-
-// shortCommit is a commit hash as pages show it.
-func shortCommit(h string) string {
-	if len(h) > 10 {
-		return h[:10]
-	}
-	return h
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }

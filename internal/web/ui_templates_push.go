@@ -68,8 +68,9 @@ func (s *Server) templatePushPage(w http.ResponseWriter, r *http.Request, c *req
 	return s.page(w, r, c, "templates_push", d)
 }
 
-// templatePushApply pushes as planned: the commit the plan showed, and
-// the extras ticked for deletion, each per connection ("connID/name").
+// templatePushApply pushes as planned: the state (and commit) the plan
+// showed, and the extras ticked for deletion, each per connection
+// ("connID/name").
 func (s *Server) templatePushApply(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	id := r.PathValue("id")
 	if err := c.actor.Require(domain.ActTemplatesPush); err != nil {
@@ -108,7 +109,8 @@ func (s *Server) templatePushApply(w http.ResponseWriter, r *http.Request, c *re
 		if key != "" {
 			del = strings.Split(key, "\n")
 		}
-		res, err := s.Service.ApplyPush(r.Context(), c.actor, id, groups[key], r.PostFormValue("commit"), del)
+		res, err := s.Service.ApplyPush(r.Context(), c.actor, id, service.PushInput{ConnectionIDs: groups[key],
+			Commit: r.PostFormValue("commit"), State: r.PostFormValue("state"), Delete: del})
 		if err != nil {
 			if code := domain.ErrorCode(err); code != domain.EInvalid && code != domain.EConflict {
 				return err
@@ -122,7 +124,7 @@ func (s *Server) templatePushApply(w http.ResponseWriter, r *http.Request, c *re
 			}
 			return s.render(w, r, c, httpStatus(domain.ErrorCode(err)), "templates_push", d)
 		}
-		result.Commit = res.Commit
+		result.Commit, result.State = res.Commit, res.State
 		result.Connections = append(result.Connections, res.Connections...)
 	}
 	// Results in the order the connections were chosen.
@@ -160,11 +162,6 @@ func (s *Server) templateDriftPage(w http.ResponseWriter, r *http.Request, c *re
 			return s.render(w, r, c, httpStatus(domain.ErrorCode(err)), "templates_drift", d)
 		}
 		d["Drift"] = drift
-		counts := map[string]int{}
-		for _, it := range drift.Items {
-			counts[it.State]++
-		}
-		d["Counts"] = counts
 	}
 	return s.page(w, r, c, "templates_drift", d)
 }

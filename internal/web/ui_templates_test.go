@@ -14,6 +14,8 @@ import (
 
 	"sendops/internal/cli"
 	"sendops/internal/domain"
+	"sendops/internal/service"
+	"sendops/internal/templates"
 	"sendops/internal/testutil/gittest"
 	"sendops/internal/testutil/testapp"
 	"sendops/internal/testutil/testdb"
@@ -114,14 +116,30 @@ func TestTemplatePages(t *testing.T) {
 		if strings.Contains(csp, "script-src") || pv.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
 			t.Errorf("preview.html may run scripts or not be framed: CSP %q, X-Frame-Options %q", csp, pv.Header.Get("X-Frame-Options"))
 		}
+		// Data is never taken from a URL.
 		pv = b.Get(tp + "/preview.html?data=" + url.QueryEscape(`{"name":"Bo","plan":"Free"}`))
-		if !strings.Contains(pv.Body, "<h1>Hello Bo</h1>") || pv.Header.Get("Content-Security-Policy") != csp {
-			t.Errorf("preview.html with typed data:\n%s", pv.Body)
+		if !strings.Contains(pv.Body, "<h1>Hello Ana</h1>") {
+			t.Errorf("preview.html rendered data from its URL:\n%s", pv.Body)
 		}
 
-		// Typed JSON: rendered; bad JSON refused by the field, kept.
+		// Typed JSON: rendered, and the frame shows the rendering kept
+		// under a random key (the data is in no URL); bad JSON refused by
+		// the field, kept.
 		p = b.Post(tp, tp, url.Values{"data": {`{"name": "Bo", "plan": "Free"}`}})
-		sesPage(t, "typed data", p, 200, `<strong id="subject">Welcome Bo</strong>`, "Hello Bo, your plan: Free.", `data=%7B%22name%22`)
+		sesPage(t, "typed data", p, 200, `<strong id="subject">Welcome Bo</strong>`, "Hello Bo, your plan: Free.", `<iframe sandbox src="`+tp+`/preview.html?preview=`)
+		frame := frameSrc(t, p.Body, "html-frame")
+		if strings.Contains(frame, "Bo") || strings.Contains(frame, "data=") || strings.Contains(frame, "%7B") {
+			t.Errorf("the typed data is in the frame's URL: %s", frame)
+		}
+		if pv := b.Get(frame); pv.Status != 200 || !strings.Contains(pv.Body, "<h1>Hello Bo</h1>") || pv.Header.Get("Content-Security-Policy") != csp {
+			t.Errorf("the kept preview: %d %q\n%s", pv.Status, pv.Header.Get("Content-Security-Policy"), pv.Body)
+		}
+		if pv := b.Get(tp + "/preview.html?preview=not-a-key"); pv.Status != 200 || !strings.Contains(pv.Body, "This preview has expired") {
+			t.Errorf("an unknown preview key: %d\n%s", pv.Status, pv.Body)
+		}
+		if pv := b.Get(sp + "/t/billing-receipt/preview.html?" + frame[strings.Index(frame, "?")+1:]); !strings.Contains(pv.Body, "This preview has expired") {
+			t.Errorf("a preview shown for another template:\n%s", pv.Body)
+		}
 		p = b.Post(tp, tp, url.Values{"data": {`{"name": "Bo",`}})
 		sesPage(t, "bad JSON", p, 400, `id="e-data"`, "the data is not valid JSON", `{&#34;name&#34;: &#34;Bo&#34;,</textarea>`)
 
@@ -142,12 +160,13 @@ func TestTemplatePages(t *testing.T) {
 		sesPage(t, "plan", p, 200, `data-action="create" data-template="account-welcome"`, "3 to create", "2 only in SES", `id="apply"`,
 			`<input type="checkbox" name="delete" value="`+conn+`/legacy">`, `<input type="checkbox" name="delete" value="`+conn+`/manual">`)
 		commit := regexp.MustCompile(`name="commit" value="([0-9a-f]{40})"`).FindStringSubmatch(p.Body)
-		if commit == nil {
-			t.Fatalf("no commit in the plan:\n%s", p.Body)
+		state := regexp.MustCompile(`name="state" value="([0-9a-f]{64})"`).FindStringSubmatch(p.Body)
+		if commit == nil || state == nil {
+			t.Fatalf("no commit or state in the plan:\n%s", p.Body)
 		}
 		p = b.Post(sp+"/push?connection="+conn, sp+"/push", url.Values{"connection": {conn}, "commit": {"0123456789012345678901234567890123456789"}})
 		sesPage(t, "a stale plan", p, 409, "The repository changed since the plan", `id="apply"`)
-		p = b.Post(sp+"/push?connection="+conn, sp+"/push", url.Values{"connection": {conn}, "commit": {commit[1]}, "delete": {conn + "/legacy"}})
+		p = b.Post(sp+"/push?connection="+conn, sp+"/push", url.Values{"connection": {conn}, "state": {state[1]}, "commit": {commit[1]}, "delete": {conn + "/legacy"}})
 		sesPage(t, "pushed", p, 200, "3 created", "1 deleted", `data-action="create" data-ok="true" data-template="billing-receipt"`,
 			`data-action="delete" data-ok="true" data-template="legacy"`, `data-action="extra" data-ok="true" data-template="manual"`)
 		if _, err := admin.GetEmailTemplate(t.Context(), &sesv2.GetEmailTemplateInput{TemplateName: aws.String("manual")}); err != nil {
@@ -161,6 +180,12 @@ func TestTemplatePages(t *testing.T) {
 		sesPage(t, "SES's rendering", p, 200, `<strong id="ses-subject">Welcome Ana</strong>`, `id="ses-text">Hello Ana, your plan: Pro.`, `/ses.html?connection=`+conn)
 		if pv := b.Get(tp + "/ses.html?connection=" + conn); pv.Status != 200 || !strings.Contains(pv.Body, "<h1>Hello Ana</h1>") || pv.Header.Get("Content-Security-Policy") != csp {
 			t.Errorf("ses.html: %d %q\n%s", pv.Status, pv.Header.Get("Content-Security-Policy"), pv.Body)
+		}
+		// With typed data, SES's rendering is kept for its frame too.
+		p = b.Post(tp, tp, url.Values{"data": {`{"name": "Cy", "plan": "Team"}`}, "connection": {conn}})
+		sesPage(t, "SES's rendering of typed data", p, 200, `<strong id="ses-subject">Welcome Cy</strong>`, `/ses.html?preview=`)
+		if frame := frameSrc(t, p.Body, "ses-frame"); strings.Contains(frame, "Cy") || !strings.Contains(b.Get(frame).Body, "<h1>Hello Cy</h1>") {
+			t.Errorf("SES's frame with typed data: %s", frame)
 		}
 
 		// A new commit: history, diff, a past version's preview; SES drifts.
@@ -180,6 +205,19 @@ func TestTemplatePages(t *testing.T) {
 		if pv := b.Get(tp + "/preview.html?commit=" + first[1][1]); !strings.Contains(pv.Body, "<h1>Hello Ana</h1>") {
 			t.Errorf("the past version's preview:\n%s", pv.Body)
 		}
+		// A mapping change is SendOps's entry in the history, not a commit's.
+		owner := &domain.Actor{OrgID: v.Org.ID, UserID: v.User.ID, Email: v.User.Email, Role: domain.RoleOwner}
+		if _, err := v.App.Service.UpdateTemplateSource(t.Context(), owner, id, service.TemplateSourceUpdate{Mapping: &templates.Mapping{
+			Templates: []templates.Entry{{Name: "account-welcome", Subject: "Hello {{name}}", HTML: "emails/account/welcome.html"}},
+			Rules:     []templates.Rule{{HTML: "emails/**/*.html", Name: "{dir}-{name}"}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		if p := b.Post(sp, sp+"/sync", nil); p.Status != http.StatusSeeOther {
+			t.Fatalf("sync: %d\n%s", p.Status, p.Body)
+		}
+		sesPage(t, "history after a mapping change", b.Get(tp+"/history"), 200, `<tr data-commit="`+second+`" data-cause="mapping">`,
+			"Mapping changed by "+v.User.Email, "not a commit", `<tr data-commit="`+second+`" data-cause="commit">`)
 		sesPage(t, "drift", b.Get(sp+"/drift?connection="+conn), 200, `data-state="changed" data-template="account-welcome"`, `class="d-insert"`)
 
 		// A viewer sees every page and is refused every action.
@@ -195,7 +233,7 @@ func TestTemplatePages(t *testing.T) {
 				}
 			}
 		}
-		if p := viewer.Post(tp, tp, url.Values{"data": {`{"name":"Vi","plan":"x"}`}}); p.Status != 200 || !strings.Contains(p.Body, "Welcome Vi") {
+		if p := viewer.Post(tp, tp, url.Values{"data": {`{"name":"Vi","plan":"x"}`}}); p.Status != 200 || !strings.Contains(p.Body, `<strong id="subject">Hello Vi</strong>`) || !strings.Contains(p.Body, "/preview.html?preview=") {
 			t.Errorf("a viewer may render with typed data: %d", p.Status)
 		}
 		if p := viewer.Get("/templates/new"); p.Status != http.StatusForbidden {
@@ -232,7 +270,7 @@ func TestTemplatePages(t *testing.T) {
 			t.Fatalf("sync of a deleted repository: %d", p.Status)
 		}
 		p = b.Get(sp)
-		sesPage(t, "failed sync", p, 200, `id="last-error"`, "The last sync failed", "SendOps keeps the last good state: commit <code title=\""+second+"\">"+second[:10],
+		sesPage(t, "failed sync", p, 200, `id="last-error"`, "The last sync failed", "SendOps keeps the last good state: commit <code title=\""+second+"\">"+second[:12]+"</code>",
 			`data-status="failed"`, "account-welcome")
 
 		// Delete needs the name typed.
@@ -321,4 +359,14 @@ func TestTemplateSourceForm(t *testing.T) {
 		}
 		sesPage(t, "synced with the saved token", b.Get(sp), 200, "account_welcome", "billing_receipt")
 	})
+}
+
+// frameSrc is the address of the page's frame with id, unescaped.
+func frameSrc(t *testing.T, body, id string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<iframe sandbox src="([^"]+)"[^>]* id="` + id + `"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no frame %s on the page", id)
+	}
+	return html.UnescapeString(m[1])
 }

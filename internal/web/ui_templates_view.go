@@ -44,6 +44,31 @@ func previewURL(base string, q url.Values) string {
 	return base + "?" + q.Encode()
 }
 
+// frameURL is the address of a frame showing a rendered HTML part: with
+// data the user typed, the rendering is kept server-side for a few
+// minutes and the address names it by a random key (the data never
+// travels in a URL, nor reaches a log or the history); otherwise the
+// frame renders again from what q says (a version, a connection).
+func (s *Server) frameURL(r *http.Request, c *reqCtx, base string, q url.Values, typed bool, html string) (string, error) {
+	if !typed {
+		return previewURL(base, q), nil
+	}
+	key, err := s.Service.KeepPreview(r.Context(), c.actor, r.PathValue("id"), r.PathValue("name"), html)
+	if err != nil {
+		return "", err
+	}
+	return previewURL(base, url.Values{"preview": {key}}), nil
+}
+
+// frameHTML is what a frame shows of an HTML part: none's sentence when
+// there is none.
+func frameHTML(html, none string) string {
+	if html == "" {
+		return notRendered(none)
+	}
+	return html
+}
+
 // sesColumn is SES's own rendering of the template on a connection.
 type sesColumn struct {
 	Conn     *domain.Connection
@@ -73,7 +98,15 @@ func (s *Server) templateData(r *http.Request, c *reqCtx, commit, data, connID s
 		return d, err
 	}
 	d["Rendered"] = rendered
-	d["FrameURL"] = previewURL(templatePath(id, name)+"/preview.html", url.Values{"commit": {commit}, "data": {data}})
+	typed := strings.TrimSpace(data) != ""
+	if rendered.OK {
+		u, err := s.frameURL(r, c, templatePath(id, name)+"/preview.html", url.Values{"commit": {commit}}, typed,
+			frameHTML(rendered.HTML, "The template has no HTML part."))
+		if err != nil {
+			return nil, err
+		}
+		d["FrameURL"] = u
+	}
 
 	// The lint problems of the synced version (a past version's are not
 	// kept); the rendering's own problems are shown beside it.
@@ -85,15 +118,9 @@ func (s *Server) templateData(r *http.Request, c *reqCtx, commit, data, connID s
 	}
 	d["Problems"] = problems
 
-	conns, err := s.Service.Connections(ctx, c.actor)
+	managed, err := s.managedConnections(r, c)
 	if err != nil && domain.ErrorCode(err) != domain.EForbidden {
 		return nil, err
-	}
-	var managed []domain.Connection
-	for _, cn := range conns {
-		if cn.Managed() {
-			managed = append(managed, cn)
-		}
 	}
 	d["Connections"] = managed
 	if connID != "" {
@@ -116,8 +143,9 @@ func (s *Server) templateData(r *http.Request, c *reqCtx, commit, data, connID s
 				return nil, err
 			}
 			col.Error = domain.ErrorMessage(err)
-		} else {
-			col.FrameURL = previewURL(templatePath(id, name)+"/ses.html", url.Values{"connection": {connID}, "commit": {commit}, "data": {data}})
+		} else if col.FrameURL, err = s.frameURL(r, c, templatePath(id, name)+"/ses.html", url.Values{"connection": {connID}, "commit": {commit}}, typed,
+			frameHTML(col.Rendered.HTML, "SES's rendering has no HTML part.")); err != nil {
+			return nil, err
 		}
 		d["SES"] = col
 	}
@@ -182,46 +210,57 @@ func notRendered(msg string) string {
 	return `<!doctype html><meta charset="utf-8"><p style="font:14px system-ui,sans-serif;color:#5b6675">` + template.HTMLEscapeString(msg) + `</p>`
 }
 
-// templatePreviewHTML serves our rendering of a version's HTML part.
+// keptPreview serves a rendering kept for the frame (?preview=key): one
+// expired says so.
+func (s *Server) keptPreview(w http.ResponseWriter, r *http.Request, c *reqCtx, key string) error {
+	html, err := s.Service.Preview(r.Context(), c.actor, r.PathValue("id"), r.PathValue("name"), key)
+	switch {
+	case domain.IsNotFound(err):
+		return writePreview(w, notRendered("This preview has expired: render the template again."))
+	case err != nil:
+		return err
+	}
+	return writePreview(w, html)
+}
+
+// templatePreviewHTML serves our rendering of a version's HTML part with
+// its sample data (?commit=), or one kept with typed data (?preview=).
 func (s *Server) templatePreviewHTML(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	q := r.URL.Query()
-	rv, err := s.Service.RenderTemplate(r.Context(), c.actor, r.PathValue("id"), r.PathValue("name"), q.Get("commit"), q.Get("data"))
+	if key := q.Get("preview"); key != "" {
+		return s.keptPreview(w, r, c, key)
+	}
+	rv, err := s.Service.RenderTemplate(r.Context(), c.actor, r.PathValue("id"), r.PathValue("name"), q.Get("commit"), "")
 	if err != nil {
 		return err
 	}
-	switch {
-	case !rv.OK:
+	if !rv.OK {
 		return writePreview(w, notRendered("The template does not render: see its problems."))
-	case rv.HTML == "":
-		return writePreview(w, notRendered("The template has no HTML part."))
 	}
-	return writePreview(w, rv.HTML)
+	return writePreview(w, frameHTML(rv.HTML, "The template has no HTML part."))
 }
 
 // templateSESHTML serves SES's rendering of the template's HTML part on a
-// connection.
+// connection (?connection=) with the sample data of a version (?commit=),
+// or one kept with typed data (?preview=).
 func (s *Server) templateSESHTML(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	q := r.URL.Query()
-	id, name := r.PathValue("id"), r.PathValue("name")
-	data := q.Get("data")
-	if strings.TrimSpace(data) == "" {
-		content, err := s.Service.TemplateAt(r.Context(), c.actor, id, name, q.Get("commit"))
-		if err != nil {
-			return err
-		}
-		data = content.Data
+	if key := q.Get("preview"); key != "" {
+		return s.keptPreview(w, r, c, key)
 	}
-	rt, err := s.Service.TestRender(r.Context(), c.actor, q.Get("connection"), name, data)
+	id, name := r.PathValue("id"), r.PathValue("name")
+	content, err := s.Service.TemplateAt(r.Context(), c.actor, id, name, q.Get("commit"))
+	if err != nil {
+		return err
+	}
+	rt, err := s.Service.TestRender(r.Context(), c.actor, q.Get("connection"), name, content.Data)
 	if err != nil {
 		if code := domain.ErrorCode(err); code == domain.EInternal || code == domain.EForbidden || code == domain.ENotFound && strings.HasPrefix(domain.ErrorMessage(err), "Connection") {
 			return err
 		}
 		return writePreview(w, notRendered(domain.ErrorMessage(err)))
 	}
-	if rt.HTML == "" {
-		return writePreview(w, notRendered("SES's rendering has no HTML part."))
-	}
-	return writePreview(w, rt.HTML)
+	return writePreview(w, frameHTML(rt.HTML, "SES's rendering has no HTML part."))
 }
 
 // templateHistoryPage lists the commits that changed a template, and
@@ -242,7 +281,9 @@ func (s *Server) templateHistoryPage(w http.ResponseWriter, r *http.Request, c *
 	if from == "" && to == "" && len(versions) > 1 {
 		// Preselect the newest change.
 		from, to = versions[1].Commit, versions[0].Commit
-		if versions[1].Removed || versions[0].Removed {
+		// A removal has nothing to compare; a mapping change at the
+		// commit of the version before it is not told apart by commit.
+		if versions[1].Removed || versions[0].Removed || from == to {
 			from, to = "", ""
 		}
 	}

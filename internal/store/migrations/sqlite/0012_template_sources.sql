@@ -11,7 +11,9 @@
 -- failed sync's sentence, '' after a good one. A worker syncs a source
 -- when next_sync_at has passed (a schedule; NULL: none) or when a sync was
 -- requested (sync_requested_at, by a webhook) a few seconds ago, holding
--- it by lease_owner until lease_until.
+-- it by lease_owner until lease_until; the request is cleared when a sync
+-- that started after it ends. mapping_changed_by is who changed the
+-- mapping since the last good sync ('' when nobody did).
 CREATE TABLE template_sources (
     org_id                TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     id                    TEXT NOT NULL UNIQUE,
@@ -23,6 +25,7 @@ CREATE TABLE template_sources (
     auth_secret           TEXT NOT NULL DEFAULT '',
     ssh_known_hosts       TEXT NOT NULL DEFAULT '',
     mapping               TEXT NOT NULL DEFAULT '',
+    mapping_changed_by    TEXT NOT NULL DEFAULT '',
     sync_interval_minutes INTEGER NOT NULL DEFAULT 0,
     webhook_secret        TEXT NOT NULL DEFAULT '',
     synced_commit         TEXT NOT NULL DEFAULT '',
@@ -57,6 +60,9 @@ CREATE TABLE template_blobs (
 
 -- The commits that changed a template: it appeared, changed or (blob_hash
 -- NULL) disappeared. seq orders them within the source, oldest first.
+-- cause is 'commit', or 'mapping' for a change no commit made (the
+-- mapping changed): its author is then SendOps, its commit the one the
+-- new mapping was applied to.
 CREATE TABLE template_versions (
     org_id       TEXT NOT NULL,
     source_id    TEXT NOT NULL,
@@ -68,6 +74,7 @@ CREATE TABLE template_versions (
     author_email TEXT NOT NULL,
     message      TEXT NOT NULL,
     blob_hash    TEXT,
+    cause        TEXT NOT NULL DEFAULT 'commit' CHECK (cause IN ('commit', 'mapping')),
     PRIMARY KEY (org_id, source_id, name, seq),
     FOREIGN KEY (org_id, source_id) REFERENCES template_sources (org_id, id) ON DELETE CASCADE
 );
@@ -106,13 +113,33 @@ CREATE TABLE template_syncs (
     FOREIGN KEY (org_id, source_id) REFERENCES template_sources (org_id, id) ON DELETE CASCADE
 );
 
--- Webhook deliveries seen, so that a replayed one is refused; kept 7 days.
+-- Webhook deliveries seen, so that a replayed one is refused: by its
+-- delivery id, and by body_hash, the SHA-256 of its body (what the
+-- signature covers: a captured delivery sent again under a new id is
+-- refused too). Kept 7 days.
 CREATE TABLE git_hook_deliveries (
     org_id      TEXT NOT NULL,
     source_id   TEXT NOT NULL,
     delivery_id TEXT NOT NULL,
+    body_hash   TEXT NOT NULL,
     received_at TIMESTAMP NOT NULL,
     PRIMARY KEY (org_id, source_id, delivery_id),
     FOREIGN KEY (org_id, source_id) REFERENCES template_sources (org_id, id) ON DELETE CASCADE
 );
+CREATE UNIQUE INDEX git_hook_deliveries_body ON git_hook_deliveries (org_id, source_id, body_hash);
 CREATE INDEX git_hook_deliveries_received ON git_hook_deliveries (received_at);
+
+-- A template rendered with data a user typed, kept a few minutes under a
+-- random id for the page's frame to fetch: the data never travels in a
+-- URL. Deleted when expired.
+CREATE TABLE template_previews (
+    org_id     TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    html       TEXT NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (org_id, id),
+    FOREIGN KEY (org_id, source_id) REFERENCES template_sources (org_id, id) ON DELETE CASCADE
+);
+CREATE INDEX template_previews_expires ON template_previews (expires_at);
