@@ -72,6 +72,9 @@ func TestBrowserSearch(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#f-recipient`)),
 		chromedp.SendKeys(chromedp.CSS(`#f-recipient`), "Bob@Example.com"),
 		chromedp.Click(`//button[normalize-space()="Search"]`),
+		// The answer's form holds the address as an attribute; the page
+		// before it (every message) had tr.hit rows too.
+		chromedp.WaitVisible(chromedp.CSS(`#f-recipient[value="bob@example.com" i]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr.hit`)),
 	)
 	if n := tabValue(b, "count rows", chromedp.Evaluate[int](`document.querySelectorAll('tr.hit').length`)); n != 1 {
