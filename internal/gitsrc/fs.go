@@ -67,17 +67,9 @@ func (f *treeFS) lookup(op, name string) (node, error) {
 }
 
 func (f *treeFS) info(n node) (*fileInfo, error) {
-	fi := &fileInfo{name: n.name, mtime: f.mtime}
-	switch n.mode {
-	case filemode.Dir:
-		fi.mode = fs.ModeDir | 0o555
+	fi := &fileInfo{name: n.name, mtime: f.mtime, mode: modeOf(n.mode)}
+	if n.mode == filemode.Dir {
 		return fi, nil
-	case filemode.Symlink:
-		fi.mode = fs.ModeSymlink | 0o777
-	case filemode.Executable:
-		fi.mode = 0o555
-	default:
-		fi.mode = 0o444
 	}
 	size, err := f.root.Size(n.fullPath)
 	if err != nil {
@@ -228,17 +220,7 @@ func (d *dirFile) ReadDir(count int) ([]fs.DirEntry, error) {
 			if e.Mode == filemode.Submodule {
 				continue
 			}
-			fi := &fileInfo{name: e.Name, mtime: d.fsys.mtime}
-			switch e.Mode {
-			case filemode.Dir:
-				fi.mode = fs.ModeDir | 0o555
-			case filemode.Symlink:
-				fi.mode = fs.ModeSymlink | 0o777
-			case filemode.Executable:
-				fi.mode = 0o555
-			default:
-				fi.mode = 0o444
-			}
+			fi := &fileInfo{name: e.Name, mtime: d.fsys.mtime, mode: modeOf(e.Mode)}
 			if e.Mode != filemode.Dir {
 				sz, err := d.tree.Size(e.Name)
 				if err != nil {
@@ -279,3 +261,17 @@ func (i *fileInfo) Mode() fs.FileMode  { return i.mode }
 func (i *fileInfo) ModTime() time.Time { return i.mtime }
 func (i *fileInfo) IsDir() bool        { return i.mode.IsDir() }
 func (i *fileInfo) Sys() any           { return nil }
+
+// modeOf is the fs.FileMode of a tree entry: read-only, as the tree is.
+func modeOf(m filemode.FileMode) fs.FileMode {
+	switch m {
+	case filemode.Dir:
+		return fs.ModeDir | 0o555
+	case filemode.Symlink:
+		return fs.ModeSymlink | 0o777
+	case filemode.Executable:
+		return 0o555
+	default:
+		return 0o444
+	}
+}
