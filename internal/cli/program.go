@@ -125,6 +125,11 @@ func (p *Program) Open(ctx context.Context) error {
 		defer p.workers.Done()
 		p.Service.RunTemplateSync(wctx)
 	}()
+	p.workers.Add(1)
+	go func() {
+		defer p.workers.Done()
+		p.Service.RunTemplateJobs(wctx)
+	}()
 	p.Logger.Info("sendops serving", "addr", p.listener.Addr().String(), "url", c.BaseURL, "db", string(p.DB.Engine), "version", Version)
 	return nil
 }

@@ -54,7 +54,17 @@ type Service struct {
 	GitAllowPrivate bool
 	GitAllowFile    bool
 
+	// Template plans, pushes and drift run as jobs (see TemplateJob):
+	// JobWait is how long a request waits for its job before it answers
+	// with the job to follow (0: DefaultJobWait; negative: not at all).
+	// TemplateCallInterval paces SES template calls per connection (0:
+	// one a second to AWS, none to an emulator; negative: none).
+	JobWait              time.Duration
+	TemplateCallInterval time.Duration
+
 	awsConfigs awsConfigCache
+	pacer      templatePacer
+	jobWaits   jobWaiters
 }
 
 // Client is where a request comes from, for sessions, throttling and audit.

@@ -307,36 +307,69 @@ func (s *Service) ApplyPush(ctx context.Context, a *domain.Actor, sourceID strin
 }
 
 func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource, in PushInput) (*PushResult, error) {
+	return s.applyPushBy(ctx, a, src, in, nil, false)
+}
+
+// checkPush checks a push against the source's synced state: the
+// connections, and the extras to delete (in.Delete in each connection,
+// deleteBy's in those it names). It returns the connections and, by
+// connection id, the names to delete there.
+func (s *Service) checkPush(ctx context.Context, a *domain.Actor, src pushSource, in PushInput, deleteBy map[string][]string) ([]*domain.Connection, map[string]map[string]bool, error) {
 	if err := a.Require(domain.ActTemplatesPush); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	state, commit := strings.TrimSpace(in.State), strings.TrimSpace(in.Commit)
 	changed := &domain.Error{Code: domain.EConflict, Field: "state", Message: "The repository changed since the plan; review the new plan."}
 	switch {
 	case state == "" && commit == "":
-		return nil, domain.FieldError("commit", "Name the state (or the commit) the plan showed.")
+		return nil, nil, domain.FieldError("commit", "Name the state (or the commit) the plan showed.")
 	case state != "" && state != src.State:
-		return nil, changed
+		return nil, nil, changed
 	case commit != "" && commit != src.Commit:
 		changed.Field = "commit"
-		return nil, changed
+		return nil, nil, changed
 	}
 	conns, err := s.pushConnections(ctx, a, in.ConnectionIDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	inRepo := repoNames(src.Templates)
+	names := func(list []string, into map[string]bool) error {
+		for _, name := range list {
+			name = strings.TrimSpace(name)
+			switch {
+			case name == "":
+				return domain.FieldError("delete", "A name to delete is empty.")
+			case inRepo[name]:
+				return domain.FieldError("delete", "%s is in the repository: a push deletes only templates the repository does not have.", name)
+			}
+			into[name] = true
+		}
+		return nil
+	}
+	toDelete := map[string]map[string]bool{}
+	for _, c := range conns {
+		del := map[string]bool{}
+		if err := names(in.Delete, del); err != nil {
+			return nil, nil, err
+		}
+		if err := names(deleteBy[c.ID], del); err != nil {
+			return nil, nil, err
+		}
+		toDelete[c.ID] = del
+	}
+	return conns, toDelete, nil
+}
+
+// applyPushBy pushes as checkPush allows. A job run again (rerun: its
+// first run stopped midway) counts an extra to delete that SES no longer
+// has as deleted: the first run deleted it.
+func (s *Service) applyPushBy(ctx context.Context, a *domain.Actor, src pushSource, in PushInput, deleteBy map[string][]string, rerun bool) (*PushResult, error) {
+	conns, toDelete, err := s.checkPush(ctx, a, src, in, deleteBy)
 	if err != nil {
 		return nil, err
 	}
 	inRepo := repoNames(src.Templates)
-	toDelete := map[string]bool{}
-	for _, name := range in.Delete {
-		name = strings.TrimSpace(name)
-		switch {
-		case name == "":
-			return nil, domain.FieldError("delete", "A name to delete is empty.")
-		case inRepo[name]:
-			return nil, domain.FieldError("delete", "%s is in the repository: a push deletes only templates the repository does not have.", name)
-		}
-		toDelete[name] = true
-	}
 	res := &PushResult{SourceID: src.ID, Commit: src.Commit, State: src.State, Connections: make([]ConnectionPushResult, len(conns))}
 	s.eachConnection(conns, func(i int, c *domain.Connection) {
 		cr := ConnectionPushResult{PushConnection: pushConnection(c), Items: []PushItem{}}
@@ -348,7 +381,10 @@ func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource
 		if err == nil {
 			var state *sesTemplates
 			if state, err = readSESTemplates(actx, client, inRepo); err == nil {
-				cr.Items = applyTemplates(actx, client, src.Templates, state, toDelete)
+				cr.Items = applyTemplates(actx, client, src.Templates, state, toDelete[c.ID])
+				if rerun {
+					cr.Items = deletedBefore(cr.Items, toDelete[c.ID])
+				}
 			}
 		}
 		if err != nil {
@@ -365,6 +401,26 @@ func (s *Service) applyPush(ctx context.Context, a *domain.Actor, src pushSource
 		res.Connections[i] = cr
 	})
 	return res, nil
+}
+
+// deletedBefore adds the names to delete that SES no longer has as
+// deleted, in name order after the others.
+func deletedBefore(items []PushItem, del map[string]bool) []PushItem {
+	seen := map[string]bool{}
+	for _, it := range items {
+		seen[it.Name] = true
+	}
+	var gone []string
+	for n := range del {
+		if !seen[n] {
+			gone = append(gone, n)
+		}
+	}
+	sort.Strings(gone)
+	for _, n := range gone {
+		items = append(items, PushItem{Name: n, Action: PushDelete, Changed: []string{}, OK: true})
+	}
+	return items
 }
 
 // countActions counts n items by action (each of actions counted, if
@@ -589,14 +645,15 @@ func pushConnection(c *domain.Connection) PushConnection {
 }
 
 // pushClient is an SES client of the connection for templates. SES takes
-// template calls about once a second, so a throttled call is tried more
-// times than usual before the push gives up on it.
+// template calls about once a second: its calls are paced (see
+// templatePacer), and a throttled call is tried more times than usual
+// before the push gives up on it.
 func (s *Service) pushClient(ctx context.Context, a *domain.Actor, act domain.Action, connID string) (*sesv2.Client, error) {
-	_, cfg, err := s.connectionAWS(ctx, a, act, connID)
+	c, cfg, err := s.connectionAWS(ctx, a, act, connID)
 	if err != nil {
 		return nil, err
 	}
-	return sesv2.NewFromConfig(cfg, pushRetries), nil
+	return sesv2.NewFromConfig(cfg, pushRetries, s.paced(c, cfg)), nil
 }
 
 // pushRetries lets a template call be tried 8 times in all.
@@ -654,6 +711,7 @@ func readSESTemplates(ctx context.Context, client *sesv2.Client, want map[string
 			read = append(read, n)
 		}
 	}
+	tick(ctx, len(want)-len(read)) // not in SES: nothing to read
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -664,6 +722,7 @@ func readSESTemplates(ctx context.Context, client *sesv2.Client, want map[string
 		wg.Go(func() {
 			for name := range next {
 				out, err := client.GetEmailTemplate(ctx, &sesv2.GetEmailTemplateInput{TemplateName: aws.String(name)})
+				tick(ctx, 1)
 				mu.Lock()
 				switch {
 				case err == nil:
@@ -785,6 +844,9 @@ func applyTemplates(ctx context.Context, client *sesv2.Client, repo []RepoTempla
 		}
 		if err != nil {
 			it.OK, it.Error = false, domain.ErrorMessage(err)
+		}
+		if p.Action != PushExtra {
+			tick(ctx, 1)
 		}
 		items = append(items, it)
 	}

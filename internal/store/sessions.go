@@ -79,7 +79,7 @@ func DeleteUserSessions(ctx context.Context, tx *Tx, userID, keep string) error 
 }
 
 // DeleteExpired removes expired sessions, tokens, throttle windows and
-// remembered webhook deliveries.
+// remembered webhook deliveries, and template jobs finished 7 days ago.
 func DeleteExpired(ctx context.Context, tx *Tx, idle time.Duration) (int64, error) {
 	var total int64
 	for _, q := range []struct {
@@ -91,6 +91,7 @@ func DeleteExpired(ctx context.Context, tx *Tx, idle time.Duration) (int64, erro
 		{`DELETE FROM login_throttle WHERE window_start <= ?`, []any{tx.Now().Add(-24 * time.Hour)}},
 		{`DELETE FROM git_hook_deliveries WHERE received_at <= ?`, []any{tx.Now().Add(-HookDeliveryTTL)}},
 		{`DELETE FROM template_previews WHERE expires_at <= ?`, []any{tx.Now()}},
+		{`DELETE FROM template_jobs WHERE finished_at <= ?`, []any{tx.Now().Add(-TemplateJobTTL)}},
 	} {
 		res, err := tx.Exec(ctx, q.sql, q.args...)
 		if err != nil {

@@ -21,11 +21,11 @@ func (s *Server) apiTemplatePushPlan(w http.ResponseWriter, r *http.Request, c *
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	plan, err := s.Service.PlanPush(r.Context(), c.actor, r.PathValue("id"), in.ConnectionIDs)
+	job, err := s.Service.StartPlan(r.Context(), c.actor, r.PathValue("id"), in.ConnectionIDs)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, plan)
+	return writeJobAnswer(w, job)
 }
 
 func (s *Server) apiTemplatePush(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -33,11 +33,11 @@ func (s *Server) apiTemplatePush(w http.ResponseWriter, r *http.Request, c *reqC
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	res, err := s.Service.ApplyPush(r.Context(), c.actor, r.PathValue("id"), in)
+	job, err := s.Service.StartPush(r.Context(), c.actor, r.PathValue("id"), in, nil)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, res)
+	return writeJobAnswer(w, job)
 }
 
 func (s *Server) apiTemplateDrift(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
@@ -45,11 +45,36 @@ func (s *Server) apiTemplateDrift(w http.ResponseWriter, r *http.Request, c *req
 	if connID == "" {
 		return domain.FieldError("connection_id", "Name the connection to compare with: ?connection_id=.")
 	}
-	d, err := s.Service.Drift(r.Context(), c.actor, r.PathValue("id"), connID)
+	job, err := s.Service.StartDrift(r.Context(), c.actor, r.PathValue("id"), connID)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, d)
+	return writeJobAnswer(w, job)
+}
+
+// writeJobAnswer answers a plan, push or drift: its result when its job
+// finished within the wait, else 202 with the job to follow.
+func writeJobAnswer(w http.ResponseWriter, job *service.TemplateJob) error {
+	if job.Finished() {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		_, err := w.Write(append(job.Result, '\n'))
+		return err
+	}
+	url := "/api/v1/template-jobs/" + job.ID
+	w.Header().Set("Location", url)
+	return writeJSON(w, http.StatusAccepted, map[string]any{"job_id": job.ID, "status": job.Status, "done": job.Done, "total": job.Total, "url": url})
+}
+
+// apiTemplateJob answers a job's status, progress and, when done, its
+// result (as the plan, push or drift would have answered).
+func (s *Server) apiTemplateJob(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	job, err := s.Service.TemplateJob(r.Context(), c.actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, job)
 }
 
 func (s *Server) apiSESTemplatesList(w http.ResponseWriter, r *http.Request, c *reqCtx) error {

@@ -74,7 +74,11 @@ func TestTenantIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids := []string{orgA.ID, userA.ID, memberA.ID, keyA.ID, invA.ID, sessionsA[0].ID, connA.ID, "msg-of-a", srcA.Source.ID}
+		jobA, err := svc.StartPlan(ctx, actorA, srcA.Source.ID, []string{connA.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{orgA.ID, userA.ID, memberA.ID, keyA.ID, invA.ID, sessionsA[0].ID, connA.ID, "msg-of-a", srcA.Source.ID, jobA.ID}
 
 		// Organisation B: an owner (every permission) and an all-scopes key.
 		_, orgB, err := svc.CreateUser(ctx, service.SignUp{Name: "Bob", Email: "bob@b.example", Password: "password-of-bob", OrgName: "B"})
@@ -143,6 +147,9 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		if status, body := apiCall(t, app, tokenA, "GET", "/api/v1/template-sources/"+srcA.Source.ID+"/templates", ""); status != 200 || !strings.Contains(body, `"welcome"`) {
 			t.Errorf("A's template source after the run: %d %s", status, body)
+		}
+		if status, body := apiCall(t, app, tokenA, "GET", "/api/v1/template-jobs/"+jobA.ID, ""); status != 200 || !strings.Contains(body, `"kind":"plan"`) {
+			t.Errorf("A's template job after the run: %d %s", status, body)
 		}
 		if p := browserA.Get("/settings/security"); p.Status != 200 {
 			t.Errorf("A's session after the run: %d", p.Status)

@@ -55,7 +55,7 @@ func (s *Server) templatePushPage(w http.ResponseWriter, r *http.Request, c *req
 		return err
 	}
 	if r.URL.Query().Has("plan") || len(chosen) > 0 {
-		plan, err := s.Service.PlanPush(r.Context(), c.actor, r.PathValue("id"), chosen)
+		job, err := s.Service.StartPlan(r.Context(), c.actor, r.PathValue("id"), chosen)
 		if err != nil {
 			if code := domain.ErrorCode(err); code != domain.EInvalid {
 				return err
@@ -63,7 +63,10 @@ func (s *Server) templatePushPage(w http.ResponseWriter, r *http.Request, c *req
 			d["Form"] = &form{Errors: map[string]string{}, Error: domain.ErrorMessage(err)}
 			return s.render(w, r, c, http.StatusBadRequest, "templates_push", d)
 		}
-		d["Plan"] = plan
+		if !job.Finished() {
+			return followJob(w, r, job)
+		}
+		d["Plan"] = job.Plan
 	}
 	return s.page(w, r, c, "templates_push", d)
 }
@@ -88,51 +91,74 @@ func (s *Server) templatePushApply(w http.ResponseWriter, r *http.Request, c *re
 			dels[conn] = append(dels[conn], name)
 		}
 	}
-	// Connections with the same deletions are pushed together.
-	groups := map[string][]string{}
-	var order []string
-	for _, conn := range conns {
-		names := dels[conn]
-		slices.Sort(names)
-		key := strings.Join(names, "\n")
-		if _, ok := groups[key]; !ok {
-			order = append(order, key)
+	// One push, each connection with its own deletions.
+	job, err := s.Service.StartPush(r.Context(), c.actor, id, service.PushInput{ConnectionIDs: conns,
+		Commit: r.PostFormValue("commit"), State: r.PostFormValue("state")}, dels)
+	if err != nil {
+		if code := domain.ErrorCode(err); code != domain.EInvalid && code != domain.EConflict {
+			return err
 		}
-		groups[key] = append(groups[key], conn)
-	}
-	if len(conns) == 0 {
-		order, groups[""] = []string{""}, nil
-	}
-	result := &service.PushResult{SourceID: id}
-	for _, key := range order {
-		var del []string
-		if key != "" {
-			del = strings.Split(key, "\n")
-		}
-		res, err := s.Service.ApplyPush(r.Context(), c.actor, id, service.PushInput{ConnectionIDs: groups[key],
-			Commit: r.PostFormValue("commit"), State: r.PostFormValue("state"), Delete: del})
-		if err != nil {
-			if code := domain.ErrorCode(err); code != domain.EInvalid && code != domain.EConflict {
-				return err
+		d["Form"] = &form{Errors: map[string]string{}, Error: domain.ErrorMessage(err)}
+		if len(conns) > 0 {
+			// The plan as it is now, when it takes no longer than a
+			// request may wait.
+			if pj, perr := s.Service.StartPlan(r.Context(), c.actor, id, conns); perr == nil && pj.Finished() {
+				d["Plan"] = pj.Plan
 			}
-			d["Form"] = &form{Errors: map[string]string{}, Error: domain.ErrorMessage(err)}
-			if len(result.Connections) > 0 {
-				// Some connections were pushed before the source changed.
-				d["Result"] = result
-			} else if plan, perr := s.Service.PlanPush(r.Context(), c.actor, id, conns); perr == nil {
-				d["Plan"] = plan
-			}
-			return s.render(w, r, c, httpStatus(domain.ErrorCode(err)), "templates_push", d)
 		}
-		result.Commit, result.State = res.Commit, res.State
-		result.Connections = append(result.Connections, res.Connections...)
+		return s.render(w, r, c, httpStatus(domain.ErrorCode(err)), "templates_push", d)
 	}
-	// Results in the order the connections were chosen.
-	slices.SortStableFunc(result.Connections, func(a, b service.ConnectionPushResult) int {
-		return slices.Index(conns, a.ConnectionID) - slices.Index(conns, b.ConnectionID)
-	})
-	d["Result"] = result
+	if !job.Finished() {
+		return followJob(w, r, job)
+	}
+	d["Result"] = job.Push
 	return s.page(w, r, c, "templates_push", d)
+}
+
+// followJob sends the browser to the page of a job that outlived the
+// request's wait.
+func followJob(w http.ResponseWriter, r *http.Request, job *service.TemplateJob) error {
+	http.Redirect(w, r, "/templates/"+job.SourceID+"/jobs/"+job.ID, http.StatusSeeOther)
+	return nil
+}
+
+// templateJobPage follows a plan, push or drift run as a job: its
+// progress, refreshed every 2 seconds, until it ends; then what the plan,
+// push or drift page would have shown.
+func (s *Server) templateJobPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	job, err := s.Service.TemplateJob(r.Context(), c.actor, r.PathValue("job"))
+	if err != nil {
+		return err
+	}
+	if job.SourceID != r.PathValue("id") {
+		return domain.Errorf(domain.ENotFound, "Template job not found.")
+	}
+	var chosen []string
+	switch {
+	case job.Plan != nil:
+		for _, cp := range job.Plan.Connections {
+			chosen = append(chosen, cp.ConnectionID)
+		}
+	case job.Push != nil:
+		for _, cp := range job.Push.Connections {
+			chosen = append(chosen, cp.ConnectionID)
+		}
+	}
+	d, err := s.pushData(r, c, chosen)
+	if err != nil {
+		return err
+	}
+	d["Job"] = job
+	src := d["Source"].(*service.TemplateSource).Name
+	switch job.Kind {
+	case service.JobPlan:
+		d["Title"], d["Plan"] = "Plan · "+src, job.Plan
+	case service.JobPush:
+		d["Title"], d["Result"] = "Push · "+src, job.Push
+	default:
+		d["Title"], d["Drift"] = "Drift · "+src, job.Drift
+	}
+	return s.page(w, r, c, "templates_job", d)
 }
 
 // templateDriftPage compares a connection's SES with the source's synced
@@ -152,7 +178,7 @@ func (s *Server) templateDriftPage(w http.ResponseWriter, r *http.Request, c *re
 		}
 	}
 	if connID != "" {
-		drift, err := s.Service.Drift(r.Context(), c.actor, r.PathValue("id"), connID)
+		job, err := s.Service.StartDrift(r.Context(), c.actor, r.PathValue("id"), connID)
 		if err != nil {
 			if !shownOnPage(err) {
 				return err
@@ -161,7 +187,10 @@ func (s *Server) templateDriftPage(w http.ResponseWriter, r *http.Request, c *re
 			setRetryAfter(w, err)
 			return s.render(w, r, c, httpStatus(domain.ErrorCode(err)), "templates_drift", d)
 		}
-		d["Drift"] = drift
+		if !job.Finished() {
+			return followJob(w, r, job)
+		}
+		d["Drift"] = job.Drift
 	}
 	return s.page(w, r, c, "templates_drift", d)
 }

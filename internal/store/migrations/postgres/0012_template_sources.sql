@@ -143,3 +143,33 @@ CREATE TABLE template_previews (
     FOREIGN KEY (org_id, source_id) REFERENCES template_sources (org_id, id) ON DELETE CASCADE
 );
 CREATE INDEX template_previews_expires ON template_previews (expires_at);
+
+-- Plans, pushes and drift run as jobs: kind plan, push or drift; input
+-- what was asked (JSON, with who asked); result the answer (JSON, as the
+-- API answers it) when done, error the refusal (JSON: code, field,
+-- message) when failed; done of total the progress. A worker runs a
+-- queued job, holding it by lease_owner until lease_until; a job whose
+-- lease ran out (its replica died) is run again. Finished jobs are kept
+-- 7 days.
+CREATE TABLE template_jobs (
+    org_id      TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    source_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('plan', 'push', 'drift')),
+    input       TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    result      TEXT NOT NULL DEFAULT '',
+    error       TEXT NOT NULL DEFAULT '',
+    done        INTEGER NOT NULL DEFAULT 0,
+    total       INTEGER NOT NULL DEFAULT 0,
+    created_by  TEXT NOT NULL DEFAULT '',
+    created_at  TIMESTAMPTZ NOT NULL,
+    started_at  TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    lease_owner TEXT NOT NULL DEFAULT '',
+    lease_until TIMESTAMPTZ,
+    PRIMARY KEY (org_id, id),
+    FOREIGN KEY (org_id, source_id) REFERENCES template_sources (org_id, id) ON DELETE CASCADE
+);
+CREATE INDEX template_jobs_status ON template_jobs (status, lease_until);
+CREATE INDEX template_jobs_finished ON template_jobs (finished_at);
