@@ -46,6 +46,8 @@ type DB struct {
 	stop       chan struct{}
 	stopped    chan struct{}
 	closeOnce  sync.Once
+	// orgNums caches organisations' numbers (orgNum): id → int64.
+	orgNums sync.Map
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -179,9 +181,10 @@ type querier interface {
 // Tx is a transaction or a pool, with the engine's placeholders and time
 // encoding applied to every statement.
 type Tx struct {
-	q      querier
-	engine Engine
-	now    time.Time
+	q       querier
+	engine  Engine
+	now     time.Time
+	orgNums *sync.Map // the DB's
 }
 
 // timeLayout is how times are written to SQLite: fixed width, UTC, so that
@@ -282,7 +285,7 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	if err := fn(&Tx{q: sqlTx, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+	if err := fn(&Tx{q: sqlTx, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond), orgNums: &db.orgNums}); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -293,7 +296,7 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 
 // View runs fn against the read pool, outside a transaction.
 func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
-	return fn(&Tx{q: db.read, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond)})
+	return fn(&Tx{q: db.read, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond), orgNums: &db.orgNums})
 }
 
 // isBusy reports whether a transaction failed only because of another one

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -379,23 +380,30 @@ func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]stor
 // key order, once each).
 func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) error {
 	type wordRow struct {
-		org, word string
-		sent      time.Time
-		ref       int64
+		org  int64
+		word string
+		sent time.Time
+		ref  int64
 	}
 	type tagRow struct {
-		org, key, value string
-		sent            time.Time
-		ref             int64
+		org        int64
+		key, value string
+		sent       time.Time
+		ref        int64
 	}
+	nums := orgNums{}
 	var words []wordRow
 	var tags []tagRow
 	for _, m := range msgs {
+		num, err := nums.of(ctx, tx, m.org)
+		if err != nil {
+			return err
+		}
 		for _, w := range IndexWords(m.subject) {
-			words = append(words, wordRow{m.org, w, m.sent, m.ref})
+			words = append(words, wordRow{num, w, m.sent, m.ref})
 		}
 		for _, p := range indexedTags(m.tags) {
-			tags = append(tags, tagRow{m.org, p.Key, p.Value, m.sent, m.ref})
+			tags = append(tags, tagRow{num, p.Key, p.Value, m.sent, m.ref})
 		}
 	}
 	cmpSentRef := func(s1, s2 time.Time, r1, r2 int64) int {
@@ -405,13 +413,13 @@ func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) erro
 		return cmp.Compare(r1, r2)
 	}
 	slices.SortFunc(words, func(a, b wordRow) int {
-		if c := cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.word, b.word)); c != 0 {
+		if c := cmp.Or(cmp.Compare(a.org, b.org), strings.Compare(a.word, b.word)); c != 0 {
 			return c
 		}
 		return cmpSentRef(a.sent, b.sent, a.ref, b.ref)
 	})
 	slices.SortFunc(tags, func(a, b tagRow) int {
-		if c := cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.key, b.key), strings.Compare(a.value, b.value)); c != 0 {
+		if c := cmp.Or(cmp.Compare(a.org, b.org), strings.Compare(a.key, b.key), strings.Compare(a.value, b.value)); c != 0 {
 			return c
 		}
 		return cmpSentRef(a.sent, b.sent, a.ref, b.ref)
@@ -422,7 +430,7 @@ func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) erro
 		for _, w := range part {
 			args = append(args, w.org, w.word, msTime(w.sent), w.ref)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO subject_words (org_id, word, sent_at, message_ref) VALUES `+values(len(part), 4)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO subject_words (org_num, word, sent_at, message_ref) VALUES `+values(len(part), 4)+` ON CONFLICT DO NOTHING`, args...); err != nil {
 			return fmt.Errorf("index subject words: %w", err)
 		}
 	}
@@ -432,7 +440,7 @@ func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) erro
 		for _, t := range part {
 			args = append(args, t.org, t.key, t.value, msTime(t.sent), t.ref)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO message_tags (org_id, tag_key, tag_value, sent_at, message_ref) VALUES `+values(len(part), 5)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO message_tags (org_num, tag_key, tag_value, sent_at, message_ref) VALUES `+values(len(part), 5)+` ON CONFLICT DO NOTHING`, args...); err != nil {
 			return fmt.Errorf("index message tags: %w", err)
 		}
 	}
@@ -618,4 +626,52 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// orgNum returns an organisation's number (orgs.num, migration 0014): the
+// key of the tables derived from its messages (subject_words,
+// message_tags, rollups_daily, rollups_feedback_daily) in place of its
+// 26-character id. It is 0, which no organisation has, when there is no
+// such organisation: a query with it finds nothing. A number never
+// changes and organisations are not deleted, so the DB keeps those it
+// has read (not a missing one: the organisation may be stored later).
+func orgNum(ctx context.Context, tx *Tx, orgID string) (int64, error) {
+	if tx.orgNums != nil {
+		if n, ok := tx.orgNums.Load(orgID); ok {
+			return n.(int64), nil
+		}
+	}
+	var n int64
+	err := tx.QueryRow(ctx, `SELECT num FROM orgs WHERE id = ?`, orgID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read organisation number: %w", err)
+	}
+	if tx.orgNums != nil {
+		tx.orgNums.Store(orgID, n)
+	}
+	return n, nil
+}
+
+// orgNums are the numbers of the organisations of one ingest batch, each
+// read once (a number never changes).
+type orgNums map[string]int64
+
+// of returns an organisation's number; an organisation without one is an
+// error (rows are written only for stored organisations).
+func (m orgNums) of(ctx context.Context, tx *Tx, orgID string) (int64, error) {
+	if n, ok := m[orgID]; ok {
+		return n, nil
+	}
+	n, err := orgNum(ctx, tx, orgID)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("organisation %q has no number", orgID)
+	}
+	if err != nil {
+		return 0, err
+	}
+	m[orgID] = n
+	return n, nil
 }

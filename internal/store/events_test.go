@@ -145,6 +145,7 @@ func TestCompactEventsMigration(t *testing.T) {
 				Raw: []byte("raw-" + typ), Sender: "news@shop.example", SendingDomain: "shop.example", Subject: "Spring sale",
 				ConfigSet: "marketing", MailTime: evAt(-1_500), RecipientHash: rowKey(9)}
 		}
+		ensureOrgs(t, db, []EventRow{row(4, "Delivery", "ann@example.com", evAt(2_345))})
 		var inserted []bool
 		update(t, db, func(tx *Tx) (err error) {
 			inserted, err = InsertEvents(ctx, tx, []EventRow{
@@ -208,6 +209,7 @@ func TestInsertEvents(t *testing.T) {
 		wantInserted := [][]bool{{true, false}, {true, true, true}, {false, false, false}}
 		for i, b := range batches {
 			var got []bool
+			ensureOrgs(t, db, b)
 			update(t, db, func(tx *Tx) (err error) { got, err = InsertEvents(ctx, tx, b); return err })
 			if !slices.Equal(got, wantInserted[i]) {
 				t.Errorf("batch %d: inserted %v, want %v", i, got, wantInserted[i])

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"sendops/internal/domain"
 	"sendops/internal/insight"
 	"sendops/internal/testutil/testdb"
 )
@@ -224,9 +225,11 @@ func tableRows(t *testing.T, db *DB, table, cols string) []string {
 	return out
 }
 
-// Migration 0013 fills the word, tag and daily tables from the rows stored
-// before it exactly as ingest fills them: its statements, run again over
-// the same rows, give the same tables.
+// Migrations 0013 and 0014 fill the word, tag and daily tables from the
+// rows stored before them exactly as ingest fills them: 0013's statements,
+// run again over the same rows into tables of 0013's shape (keyed by the
+// organisation id), then 0014's, which key them by the organisation's
+// number, give the same tables.
 func TestSearchScaleMigrationBackfill(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
@@ -237,12 +240,14 @@ func TestSearchScaleMigrationBackfill(t *testing.T) {
 			rows[i].Subject = []string{"Your order #%d has shipped", "Supercalifragilisticexpialidocious-extraordinary offer %d", "Café déjà vu, issue %d"}[(i/3)%3]
 			rows[i].Subject = fmt.Sprintf(rows[i].Subject, i/3)
 		}
+		// Another organisation first: org_a's number is not 1.
+		ensureOrgs(t, db, []EventRow{{OrgID: "org_0"}})
 		insertRows(t, db, rows)
 		tables := map[string]string{
-			"subject_words":          "org_id, word, sent_at, message_ref",
-			"message_tags":           "org_id, tag_key, tag_value, sent_at, message_ref",
-			"rollups_daily":          "org_id, dim, day, key, value, event_type, bounce_type, count",
-			"rollups_feedback_daily": "org_id, dim, day, key, event_type, bounce_type, bounce_subtype, status_code, count",
+			"subject_words":          "org_num, word, sent_at, message_ref",
+			"message_tags":           "org_num, tag_key, tag_value, sent_at, message_ref",
+			"rollups_daily":          "org_num, dim, day, key, value, event_type, bounce_type, count",
+			"rollups_feedback_daily": "org_num, dim, day, key, event_type, bounce_type, bounce_subtype, status_code, count",
 		}
 		before := map[string][]string{}
 		for table, cols := range tables {
@@ -250,28 +255,47 @@ func TestSearchScaleMigrationBackfill(t *testing.T) {
 			if len(before[table]) == 0 {
 				t.Fatalf("%s: no rows", table)
 			}
+			if nums := tableRows(t, db, table, "DISTINCT org_num"); !slices.Equal(nums, []string{"2"}) {
+				t.Fatalf("%s: organisation numbers %q, want org_a's, 2", table, nums)
+			}
 		}
 		if !slices.ContainsFunc(before["subject_words"], func(s string) bool { return strings.Contains(s, "…") }) {
 			t.Error("no shortened long word")
 		}
-		b, err := migrationFiles.ReadFile("migrations/" + string(db.Engine) + "/0013_search_scale.sql")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var inserts []string
-		for _, stmt := range strings.Split(string(b), ";\n") {
-			var lines []string
-			for _, l := range strings.Split(stmt, "\n") {
-				if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-					lines = append(lines, l)
+		statements := func(version string, keep func(string) bool) []string {
+			b, err := migrationFiles.ReadFile("migrations/" + string(db.Engine) + "/" + version + ".sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, stmt := range strings.Split(string(b), ";\n") {
+				var lines []string
+				for _, l := range strings.Split(stmt, "\n") {
+					if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+						lines = append(lines, l)
+					}
+				}
+				if s := strings.TrimSpace(strings.Join(lines, "\n")); keep(s) {
+					out = append(out, s)
 				}
 			}
-			if s := strings.TrimSpace(strings.Join(lines, "\n")); strings.HasPrefix(s, "INSERT") {
-				inserts = append(inserts, s)
-			}
+			return out
 		}
-		if len(inserts) != 15 {
-			t.Fatalf("%d INSERT statements in 0013", len(inserts))
+		// 0013's tables under the names 0014 gives them before it copies them.
+		var v13 []string
+		for _, s := range statements("0013_search_scale", func(s string) bool {
+			return strings.HasPrefix(s, "INSERT") || strings.HasPrefix(s, "CREATE TABLE")
+		}) {
+			for table := range tables {
+				for _, verb := range []string{"CREATE TABLE ", "INSERT INTO ", "INSERT OR IGNORE INTO "} {
+					s = strings.Replace(s, verb+table+" (", verb+table+"_0013 (", 1)
+				}
+			}
+			v13 = append(v13, s)
+		}
+		v14 := statements("0014_org_numbers", func(s string) bool { return strings.HasPrefix(s, "INSERT") })
+		if len(v13) != 4+15 || len(v14) != 4 {
+			t.Fatalf("%d CREATE TABLE and INSERT statements in 0013, %d INSERT statements in 0014", len(v13), len(v14))
 		}
 		update(t, db, func(tx *Tx) error {
 			for table := range tables {
@@ -279,7 +303,7 @@ func TestSearchScaleMigrationBackfill(t *testing.T) {
 					return err
 				}
 			}
-			for _, s := range inserts {
+			for _, s := range append(v13, v14...) {
 				if _, err := tx.Exec(t.Context(), s); err != nil {
 					return fmt.Errorf("%s: %w", s, err)
 				}
@@ -288,7 +312,7 @@ func TestSearchScaleMigrationBackfill(t *testing.T) {
 		})
 		for table, cols := range tables {
 			if after := tableRows(t, db, table, cols); !reflect.DeepEqual(after, before[table]) {
-				t.Errorf("%s after the migration's statements:\n got %d rows %q\nwant %d rows %q", table, len(after), after, len(before[table]), before[table])
+				t.Errorf("%s after the migrations' statements:\n got %d rows %q\nwant %d rows %q", table, len(after), after, len(before[table]), before[table])
 			}
 		}
 	})
@@ -348,5 +372,85 @@ func TestSubjectWordsAndTagsIndexed(t *testing.T) {
 		if n := len(tableRows(t, db, "subject_words", "word")); n != 7 {
 			t.Errorf("%d subject words stored, want 7: %q", n, tableRows(t, db, "subject_words", "word"))
 		}
+	})
+}
+
+// Every organisation has a number of its own from when it is stored: those
+// stored before migration 0014 get one from it, later ones one above the
+// greatest. A search or a count for an organisation without one (none
+// stored) finds nothing.
+func TestOrgNumbers(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		ctx := t.Context()
+		db, err := Open(ctx, e.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.migrateTo(ctx, 13); err != nil {
+			t.Fatal(err)
+		}
+		update(t, db, func(tx *Tx) error {
+			for _, id := range []string{"org_old1", "org_old2"} {
+				if err := CreateOrg(ctx, tx, &domain.Org{ID: id, Name: id}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		update(t, db, func(tx *Tx) error {
+			for _, id := range []string{"org_new1", "org_new2"} {
+				if err := CreateOrg(ctx, tx, &domain.Org{ID: id, Name: id}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		nums := map[string]int64{}
+		seen := map[int64]string{}
+		view(t, db, func(tx *Tx) error {
+			for _, id := range []string{"org_old1", "org_old2", "org_new1", "org_new2", "org_none"} {
+				n, err := orgNum(ctx, tx, id)
+				if err != nil {
+					return err
+				}
+				nums[id] = n
+				if n != 0 && seen[n] != "" {
+					t.Errorf("%s and %s have number %d", seen[n], id, n)
+				}
+				seen[n] = id
+			}
+			return nil
+		})
+		for _, id := range []string{"org_old1", "org_old2", "org_new1", "org_new2"} {
+			if nums[id] <= 0 {
+				t.Errorf("%s: number %d", id, nums[id])
+			}
+		}
+		if nums["org_none"] != 0 || nums["org_new1"] <= max(nums["org_old1"], nums["org_old2"]) || nums["org_new2"] <= nums["org_new1"] {
+			t.Errorf("numbers %v", nums)
+		}
+		insertRows(t, db, dailyFixture("org_new2", time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC), 30))
+		from, to := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+		view(t, db, func(tx *Tx) error {
+			for _, org := range []string{"org_new2", "org_new1", "org_none"} {
+				rc, err := RollupCounts(ctx, tx, org, from, to, ByConnection)
+				if err != nil {
+					return err
+				}
+				hits, err := SearchMessages(ctx, tx, org, &MessageSearch{From: from, To: to, Tags: []Tag{{"campaign", "c1"}}}, nil, 10)
+				if err != nil {
+					return err
+				}
+				if (len(rc) > 0) != (org == "org_new2") || (len(hits) > 0) != (org == "org_new2") {
+					t.Errorf("%s: %d rollup counts, %d search rows", org, len(rc), len(hits))
+				}
+			}
+			return nil
+		})
 	})
 }

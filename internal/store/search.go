@@ -152,7 +152,10 @@ type searchPlan struct {
 // Otherwise the messages are read newest first, by the index of a
 // message filter (connection, configuration set, template, sender or
 // sending domain) when there is one.
-func choosePlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (searchPlan, error) {
+//
+// num is the organisation's number (orgNum), the key of subject_words and
+// message_tags.
+func choosePlan(ctx context.Context, tx *Tx, orgID string, num int64, f *MessageSearch) (searchPlan, error) {
 	switch {
 	case f.Recipient != "" || f.RecipientDomain != "":
 		return searchPlan{name: "recipient"}, nil
@@ -184,7 +187,7 @@ func choosePlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (se
 		}
 		n := 0
 		if words > 1 {
-			q, args := wordRange(orgID, indexWord(t.Word), "", f)
+			q, args := wordRange(num, indexWord(t.Word), "", f)
 			err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+q+` LIMIT ?) x`, tx.customPlan(append(args, wordCountCap))...).Scan(&n)
 			if err != nil {
 				return searchPlan{}, err
@@ -207,7 +210,7 @@ func choosePlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (se
 	}
 	for i, t := range f.Subject {
 		lo, hi := wordPrefixRange(t.Word)
-		q, args := wordRange(orgID, lo, hi, nil)
+		q, args := wordRange(num, lo, hi, nil)
 		n, err := countCapped(ctx, tx, q, args...)
 		if err != nil {
 			return searchPlan{}, err
@@ -231,10 +234,10 @@ func rareStatuses(statuses []string) bool {
 
 // wordRange returns the query of the rows of subject_words of a word (hi
 // "") or of the words in [lo, hi), in f's send times when f is not nil.
-func wordRange(orgID, lo, hi string, f *MessageSearch) (string, []any) {
-	q, args := `SELECT 1 FROM subject_words w WHERE w.org_id = ? AND w.word = ?`, []any{orgID, lo}
+func wordRange(num int64, lo, hi string, f *MessageSearch) (string, []any) {
+	q, args := `SELECT 1 FROM subject_words w WHERE w.org_num = ? AND w.word = ?`, []any{num, lo}
 	if hi != "" {
-		q, args = `SELECT 1 FROM subject_words w WHERE w.org_id = ? AND w.word >= ? AND w.word < ?`, []any{orgID, lo, hi}
+		q, args = `SELECT 1 FROM subject_words w WHERE w.org_num = ? AND w.word >= ? AND w.word < ?`, []any{num, lo, hi}
 	}
 	if f != nil {
 		q += ` AND w.sent_at >= ?`
@@ -263,7 +266,11 @@ func wordPrefixRange(p string) (lo, hi string) {
 
 // searchQuery returns the SQL of a search and its arguments.
 func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, after *SearchKey, limit int) (string, []any, error) {
-	plan, err := choosePlan(ctx, tx, orgID, f)
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return "", nil, err
+	}
+	plan, err := choosePlan(ctx, tx, orgID, num, f)
 	if err != nil {
 		return "", nil, err
 	}
@@ -298,7 +305,7 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 		onM("m.org_id = ?", orgID)
 	}
 	if t == "d" {
-		onD("d.org_id = ?", orgID)
+		onD("d.org_num = ?", num)
 	}
 	onT(sentCol+" >= ?", msTime(f.From))
 	if !f.To.IsZero() {
@@ -357,7 +364,7 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 				}
 				// OFFSET 0: a probe of the key per row read, never a
 				// join with all of the word's rows.
-				onM("EXISTS (SELECT 1 FROM subject_words w WHERE w.org_id = m.org_id AND w.word = ? AND w.sent_at = m.sent_at AND w.message_ref = m.id OFFSET 0)", indexWord(term.Word))
+				onM("EXISTS (SELECT 1 FROM subject_words w WHERE w.org_num = ? AND w.word = ? AND w.sent_at = m.sent_at AND w.message_ref = m.id OFFSET 0)", num, indexWord(term.Word))
 			}
 			if len(prefixes) > 0 {
 				onM(pgSubjectVector("m.subject")+" @@ to_tsquery('simple', ?)", tsQuery(prefixes))
@@ -444,7 +451,11 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 // SearchPlan names the plan SearchMessages takes for a search (tests and
 // benchmarks show it): see searchPlan.
 func SearchPlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (string, error) {
-	p, err := choosePlan(ctx, tx, orgID, f)
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return "", err
+	}
+	p, err := choosePlan(ctx, tx, orgID, num, f)
 	return p.name, err
 }
 

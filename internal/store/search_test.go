@@ -25,6 +25,7 @@ func searchFixture(t testing.TB, db *DB, orgID string, n int, base time.Time) {
 	subjects := []string{"Your order has shipped", "Reset your password", "Welcome aboard", "Invoice for March", "Spring sale: 20% off"}
 	var rows []EventRow
 	flush := func() {
+		ensureOrgs(t, db, rows)
 		if err := db.Update(t.Context(), func(tx *Tx) error { _, err := InsertEvents(t.Context(), tx, rows); return err }); err != nil {
 			t.Fatal(err)
 		}
@@ -152,9 +153,9 @@ func TestSearchPlans(t *testing.T) {
 		}
 		// SQLite names the driving rows by their alias.
 		const (
-			words     = "subject_words_pkey|SEARCH d USING PRIMARY KEY (org_id=? AND word=?"
-			wordRange = "subject_words_pkey|SEARCH w USING PRIMARY KEY (org_id=? AND word>? AND word<?)"
-			tags      = "message_tags_pkey|SEARCH d USING PRIMARY KEY (org_id=? AND tag_key=? AND tag_value=?"
+			words     = "subject_words_pkey|SEARCH d USING PRIMARY KEY (org_num=? AND word=?"
+			wordRange = "subject_words_pkey|SEARCH w USING PRIMARY KEY (org_num=? AND word>? AND word<?)"
+			tags      = "message_tags_pkey|SEARCH d USING PRIMARY KEY (org_num=? AND tag_key=? AND tag_value=?"
 		)
 		cases := []struct {
 			name, plan string

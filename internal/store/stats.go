@@ -122,8 +122,12 @@ func sumCounts(ctx context.Context, tx *Tx, rr rollupRead, orgID string, from, t
 		if from.Before(dayFrom) {
 			parts = append(parts, hourly(from, dayFrom))
 		}
-		parts = append(parts, part{rr.daily, `org_id = ? AND dim = ? AND day >= ? AND day < ?`, rr.dayCols,
-			[]any{orgID, string(rr.dim), tx.dayArg(dayFrom), tx.dayArg(dayTo)}})
+		num, err := orgNum(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, part{rr.daily, `org_num = ? AND dim = ? AND day >= ? AND day < ?`, rr.dayCols,
+			[]any{num, string(rr.dim), tx.dayArg(dayFrom), tx.dayArg(dayTo)}})
 		if dayTo.Before(to) {
 			parts = append(parts, hourly(dayTo, to))
 		}
@@ -354,14 +358,19 @@ func upsertDailyRollups(ctx context.Context, tx *Tx, rows []*EventRow, tags map[
 		t, _ := time.Parse("2006-01-02", s)
 		return tx.dayArg(t)
 	}
+	nums := orgNums{}
 	for start := 0; start < len(keys); start += chunk {
 		part := keys[start:min(start+chunk, len(keys))]
 		args := make([]any, 0, len(part)*8)
 		for _, k := range part {
-			args = append(args, k.org, k.dim, day(k.day), k.key, k.value, k.typ, k.bounce, counts[k])
+			num, err := nums.of(ctx, tx, k.org)
+			if err != nil {
+				return err
+			}
+			args = append(args, num, k.dim, day(k.day), k.key, k.value, k.typ, k.bounce, counts[k])
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_daily (org_id, dim, day, key, value, event_type, bounce_type, count)
-			VALUES `+values(len(part), 8)+` ON CONFLICT (org_id, dim, day, key, value, event_type, bounce_type)
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_daily (org_num, dim, day, key, value, event_type, bounce_type, count)
+			VALUES `+values(len(part), 8)+` ON CONFLICT (org_num, dim, day, key, value, event_type, bounce_type)
 			DO UPDATE SET count = rollups_daily.count + excluded.count`, args...)
 		if err != nil {
 			return fmt.Errorf("upsert daily rollups: %w", err)
@@ -379,10 +388,14 @@ func upsertDailyRollups(ctx context.Context, tx *Tx, rows []*EventRow, tags map[
 		part := fkeys[start:min(start+chunk, len(fkeys))]
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
-			args = append(args, k.org, k.dim, day(k.day), k.key, k.typ, k.bounce, k.sub, k.code, fcounts[k])
+			num, err := nums.of(ctx, tx, k.org)
+			if err != nil {
+				return err
+			}
+			args = append(args, num, k.dim, day(k.day), k.key, k.typ, k.bounce, k.sub, k.code, fcounts[k])
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_feedback_daily (org_id, dim, day, key, event_type, bounce_type, bounce_subtype, status_code, count)
-			VALUES `+values(len(part), 9)+` ON CONFLICT (org_id, dim, day, key, event_type, bounce_type, bounce_subtype, status_code)
+		_, err := tx.Exec(ctx, `INSERT INTO rollups_feedback_daily (org_num, dim, day, key, event_type, bounce_type, bounce_subtype, status_code, count)
+			VALUES `+values(len(part), 9)+` ON CONFLICT (org_num, dim, day, key, event_type, bounce_type, bounce_subtype, status_code)
 			DO UPDATE SET count = rollups_feedback_daily.count + excluded.count`, args...)
 		if err != nil {
 			return fmt.Errorf("upsert daily feedback rollups: %w", err)

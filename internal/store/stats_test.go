@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"sendops/internal/domain"
 	"sendops/internal/testutil/testdb"
 )
 
@@ -33,8 +34,34 @@ func statsRow(n int, org, msg, typ, rcpt string, at time.Time, tags string) Even
 		Sender: "news@shop.example", SendingDomain: "shop.example", ConfigSet: "marketing", Template: "welcome", Tags: tags, MailTime: at, Raw: []byte("raw")}
 }
 
+// ensureOrgs stores the organisations of rows that are not stored yet, as
+// ingest finds them stored: the tables derived from messages are keyed by
+// their number (orgs.num).
+func ensureOrgs(t testing.TB, db *DB, rows []EventRow) {
+	t.Helper()
+	if err := db.Update(t.Context(), func(tx *Tx) error {
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if seen[r.OrgID] {
+				continue
+			}
+			seen[r.OrgID] = true
+			if _, err := OrgByID(t.Context(), tx, r.OrgID); err == nil {
+				continue
+			}
+			if err := CreateOrg(t.Context(), tx, &domain.Org{ID: r.OrgID, Name: r.OrgID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func insertRows(t *testing.T, db *DB, rows []EventRow) []bool {
 	t.Helper()
+	ensureOrgs(t, db, rows)
 	var ins []bool
 	update(t, db, func(tx *Tx) (err error) {
 		ins, err = InsertEvents(t.Context(), tx, rows)
@@ -235,6 +262,9 @@ func TestFeedbackRollupMigration(t *testing.T) {
 		}
 		at := time.Date(2026, 3, 10, 9, 41, 5, 123e6, time.UTC)
 		update(t, db, func(tx *Tx) error {
+			if err := CreateOrg(ctx, tx, &domain.Org{ID: "org_a", Name: "A"}); err != nil {
+				return err
+			}
 			var ref int64
 			if err := tx.QueryRow(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at)
 				VALUES ('org_a', 'm-1', 'conn-1', 'news@shop.example', 'shop.example', 'Hi', 'marketing', 'welcome', '', ?, ?, ?) RETURNING id`,
@@ -315,6 +345,8 @@ func TestTagRollupCapsConcurrent(t *testing.T) {
 			}
 			return rows
 		}
+		ensureOrgs(t, db, batch(0, "ann@example.com"))
+		ensureOrgs(t, db, batch(100, "bob@example.net"))
 		inserted, release := make(chan struct{}), make(chan struct{})
 		first := make(chan error, 1)
 		go func() {
