@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -76,4 +77,25 @@ func TestRawJSONRoundTrip(t *testing.T) {
 			t.Errorf("%s: stored raw JSON = %.40q, %v; want the event as received", f, got, err)
 		}
 	}
+}
+
+// BenchmarkCompress measures compressing one typical SES event the way the
+// writer does (dictionary 2, fastest level, no checksum), from every core.
+func BenchmarkCompress(b *testing.B) {
+	raw, err := os.ReadFile("../sesevent/testdata/event/bounce-permanent-general.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithEncoderDict(dictionary2), zstd.WithEncoderCRC(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			enc.EncodeAll(raw, make([]byte, 0, len(raw)/2))
+		}
+	})
 }

@@ -392,6 +392,14 @@ func TestParseRefuses(t *testing.T) {
 		{"truncated", `{"eventType": "Send", ` + mail, "unexpected end"},
 		{"trailing garbage", `{"eventType": "Send", ` + mail + `} {}`, "invalid character"},
 		{"syntax error", `{"eventType": Send}`, "invalid character"},
+		// Malformed JSON in a field Parse skips: goccy/go-json accepts
+		// each of these, encoding/json (json.Valid before goccy) refuses.
+		{"bad escape in a skipped field", `{"eventType": "Send", "x": "\q", ` + mail + `}`, "invalid character"},
+		{"leading zero in a skipped field", `{"eventType": "Send", "x": 01, ` + mail + `}`, "invalid character"},
+		{"trailing comma in a skipped array", `{"eventType": "Send", "x": [1,], ` + mail + `}`, "invalid character"},
+		{"control character in a skipped string", "{\"eventType\": \"Send\", \"x\": \"a\x01\", " + mail + `}`, "invalid character"},
+		{"missing colon in a skipped object", `{"eventType": "Send", "x": {"a" 1}, ` + mail + `}`, "invalid character"},
+		{"short unicode escape in a skipped field", `{"eventType": "Send", "x": "\u12", ` + mail + `}`, "invalid character"},
 		{"no type", `{` + mail + `}`, "no eventType or notificationType"},
 		{"empty type", `{"eventType": "", "notificationType": " ", ` + mail + `}`, "no eventType or notificationType"},
 		{"type not a string", `{"eventType": 7, ` + mail + `}`, "no eventType or notificationType"},
