@@ -181,14 +181,7 @@ func TestInsertEvents(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
 		ctx := t.Context()
-		db, err := Open(ctx, e.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		db := openTestDB(t, e)
 		row := func(key byte, org, typ, rcpt string, at time.Time, raw bool) EventRow {
 			r := EventRow{Key: rowKey(key), OrgID: org, ConnectionID: "conn-" + org, MessageID: "m-1", Type: typ, At: at, Recipient: rcpt,
 				Subject: "Hello " + org, MailTime: evAt(0)}

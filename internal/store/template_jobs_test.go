@@ -17,14 +17,7 @@ func TestTemplateJobStore(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
 		ctx := t.Context()
-		db, err := Open(ctx, e.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+		db := openTestDB(t, e)
 		now := setClock(db, t0)
 		a, b := newOrg(t, db, "A"), newOrg(t, db, "B")
 		src := newSource(t, db, a.ID, "mail")
@@ -88,7 +81,7 @@ func TestTemplateJobStore(t *testing.T) {
 		if got == nil || !rerun || got.LeaseOwner != "w2" || got.Done != 2 {
 			t.Fatalf("claim after the lease lapsed = %+v, rerun %v", got, rerun)
 		}
-		err = db.Update(ctx, func(tx *Tx) error {
+		err := db.Update(ctx, func(tx *Tx) error {
 			return ProgressTemplateJob(ctx, tx, a.ID, j.ID, "w1", 3, 6, tx.Now().Add(time.Minute))
 		})
 		if !errors.Is(err, ErrLeaseLost) {

@@ -29,14 +29,7 @@ func TestTemplateSourceStore(t *testing.T) {
 			t.Parallel()
 			testdb.Each(t, func(t *testing.T, e testdb.Engine) {
 				ctx := t.Context()
-				db, err := Open(ctx, e.DSN)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { db.Close() })
-				if _, err := db.Migrate(ctx); err != nil {
-					t.Fatal(err)
-				}
+				db := openTestDB(t, e)
 				c.run(t, ctx, db)
 			})
 		})
