@@ -532,29 +532,14 @@ func (a rollupKey) less(b rollupKey) bool {
 
 func upsertRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	counts := map[rollupKey]int{}
-	var order []rollupKey
 	for _, r := range rows {
-		k := rollupKey{r.OrgID, r.ConnectionID, r.ConfigSet, r.SendingDomain, r.Template, domainOf(r.Recipient), r.Type, r.BounceType, r.At.UTC().Truncate(time.Hour)}
-		if _, ok := counts[k]; !ok {
-			order = append(order, k)
-		}
-		counts[k]++
+		counts[rollupKey{r.OrgID, r.ConnectionID, r.ConfigSet, r.SendingDomain, r.Template, domainOf(r.Recipient), r.Type, r.BounceType, r.At.UTC().Truncate(time.Hour)}]++
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
-	for start := 0; start < len(order); start += chunk {
-		part := order[start:min(start+chunk, len(order))]
-		args := make([]any, 0, len(part)*10)
-		for _, k := range part {
-			args = append(args, k.org, k.hour, k.conn, k.cfg, k.sendDomain, k.template, k.rcptDomain, k.typ, k.bounce, counts[k])
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_hourly (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain, event_type, bounce_type, count)
-			VALUES `+values(len(part), 10)+` ON CONFLICT (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain, event_type, bounce_type)
-			DO UPDATE SET count = rollups_hourly.count + excluded.count`, args...)
-		if err != nil {
-			return fmt.Errorf("upsert rollups: %w", err)
-		}
-	}
-	return nil
+	return addCounts(ctx, tx, "rollups_hourly", []string{"org_id", "hour", "connection_id", "config_set", "sending_domain", "template",
+		"recipient_domain", "event_type", "bounce_type"}, counts, byLess[rollupKey],
+		func(k rollupKey) ([]any, error) {
+			return []any{k.org, k.hour, k.conn, k.cfg, k.sendDomain, k.template, k.rcptDomain, k.typ, k.bounce}, nil
+		})
 }
 
 // statCols maps event types to the per-recipient counter they add to.

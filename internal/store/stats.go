@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -346,62 +347,32 @@ func upsertDailyRollups(ctx context.Context, tx *Tx, rows []*EventRow, tags map[
 	for k, n := range tags {
 		counts[dailyKey{k.org, string(ByTag), k.hour.UTC().Format("2006-01-02"), k.key, k.value, k.typ, k.bnc}] += n
 	}
-	keys := make([]dailyKey, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b dailyKey) int {
-		return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.dim, b.dim), strings.Compare(a.day, b.day), strings.Compare(a.key, b.key),
-			strings.Compare(a.value, b.value), strings.Compare(a.typ, b.typ), strings.Compare(a.bounce, b.bounce))
-	})
 	day := func(s string) any {
 		t, _ := time.Parse("2006-01-02", s)
 		return tx.dayArg(t)
 	}
 	nums := orgNums{}
-	for start := 0; start < len(keys); start += chunk {
-		part := keys[start:min(start+chunk, len(keys))]
-		args := make([]any, 0, len(part)*8)
-		for _, k := range part {
+	err := addCounts(ctx, tx, "rollups_daily", []string{"org_num", "dim", "day", "key", "value", "event_type", "bounce_type"}, counts,
+		func(a, b dailyKey) int {
+			return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.dim, b.dim), strings.Compare(a.day, b.day), strings.Compare(a.key, b.key),
+				strings.Compare(a.value, b.value), strings.Compare(a.typ, b.typ), strings.Compare(a.bounce, b.bounce))
+		},
+		func(k dailyKey) ([]any, error) {
 			num, err := nums.of(ctx, tx, k.org)
-			if err != nil {
-				return err
-			}
-			args = append(args, num, k.dim, day(k.day), k.key, k.value, k.typ, k.bounce, counts[k])
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_daily (org_num, dim, day, key, value, event_type, bounce_type, count)
-			VALUES `+values(len(part), 8)+` ON CONFLICT (org_num, dim, day, key, value, event_type, bounce_type)
-			DO UPDATE SET count = rollups_daily.count + excluded.count`, args...)
-		if err != nil {
-			return fmt.Errorf("upsert daily rollups: %w", err)
-		}
+			return []any{num, k.dim, day(k.day), k.key, k.value, k.typ, k.bounce}, err
+		})
+	if err != nil {
+		return err
 	}
-	fkeys := make([]feedbackDailyKey, 0, len(fcounts))
-	for k := range fcounts {
-		fkeys = append(fkeys, k)
-	}
-	slices.SortFunc(fkeys, func(a, b feedbackDailyKey) int {
-		return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.dim, b.dim), strings.Compare(a.day, b.day), strings.Compare(a.key, b.key),
-			strings.Compare(a.typ, b.typ), strings.Compare(a.bounce, b.bounce), strings.Compare(a.sub, b.sub), strings.Compare(a.code, b.code))
-	})
-	for start := 0; start < len(fkeys); start += chunk {
-		part := fkeys[start:min(start+chunk, len(fkeys))]
-		args := make([]any, 0, len(part)*9)
-		for _, k := range part {
+	return addCounts(ctx, tx, "rollups_feedback_daily", []string{"org_num", "dim", "day", "key", "event_type", "bounce_type", "bounce_subtype", "status_code"}, fcounts,
+		func(a, b feedbackDailyKey) int {
+			return cmp.Or(strings.Compare(a.org, b.org), strings.Compare(a.dim, b.dim), strings.Compare(a.day, b.day), strings.Compare(a.key, b.key),
+				strings.Compare(a.typ, b.typ), strings.Compare(a.bounce, b.bounce), strings.Compare(a.sub, b.sub), strings.Compare(a.code, b.code))
+		},
+		func(k feedbackDailyKey) ([]any, error) {
 			num, err := nums.of(ctx, tx, k.org)
-			if err != nil {
-				return err
-			}
-			args = append(args, num, k.dim, day(k.day), k.key, k.typ, k.bounce, k.sub, k.code, fcounts[k])
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_feedback_daily (org_num, dim, day, key, event_type, bounce_type, bounce_subtype, status_code, count)
-			VALUES `+values(len(part), 9)+` ON CONFLICT (org_num, dim, day, key, event_type, bounce_type, bounce_subtype, status_code)
-			DO UPDATE SET count = rollups_feedback_daily.count + excluded.count`, args...)
-		if err != nil {
-			return fmt.Errorf("upsert daily feedback rollups: %w", err)
-		}
-	}
-	return nil
+			return []any{num, k.dim, day(k.day), k.key, k.typ, k.bounce, k.sub, k.code}, err
+		})
 }
 
 // totalKey is one cell of the organisation's totals per hour.
@@ -420,29 +391,11 @@ func (a totalKey) less(b totalKey) bool {
 // upsertTotalRollups counts new rows in the organisations' totals per hour.
 func upsertTotalRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	counts := map[totalKey]int{}
-	var order []totalKey
 	for _, r := range rows {
-		k := totalKey{r.At.UTC().Truncate(time.Hour), r.OrgID, r.Type, r.BounceType}
-		if _, ok := counts[k]; !ok {
-			order = append(order, k)
-		}
-		counts[k]++
+		counts[totalKey{r.At.UTC().Truncate(time.Hour), r.OrgID, r.Type, r.BounceType}]++
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
-	for start := 0; start < len(order); start += chunk {
-		part := order[start:min(start+chunk, len(order))]
-		args := make([]any, 0, len(part)*5)
-		for _, k := range part {
-			args = append(args, k.org, k.hour, k.typ, k.bounceType, counts[k])
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_totals_hourly (org_id, hour, event_type, bounce_type, count)
-			VALUES `+values(len(part), 5)+` ON CONFLICT (org_id, hour, event_type, bounce_type)
-			DO UPDATE SET count = rollups_totals_hourly.count + excluded.count`, args...)
-		if err != nil {
-			return fmt.Errorf("upsert total rollups: %w", err)
-		}
-	}
-	return nil
+	return addCounts(ctx, tx, "rollups_totals_hourly", []string{"org_id", "hour", "event_type", "bounce_type"}, counts, byLess[totalKey],
+		func(k totalKey) ([]any, error) { return []any{k.org, k.hour, k.typ, k.bounceType}, nil })
 }
 
 // The bounds of the tag rollup. Without them a sender who tags each message
@@ -657,7 +610,6 @@ func upsertTagRollups(ctx context.Context, tx *Tx, rows []*EventRow) (map[tagKey
 		caps[oh] = c
 	}
 	counts := map[tagKey]int{}
-	var order []tagKey
 	for _, r := range rows {
 		pairs := parsed[r.Tags]
 		if len(pairs) == 0 {
@@ -667,26 +619,13 @@ func upsertTagRollups(ctx context.Context, tx *Tx, rows []*EventRow) (map[tagKey
 		c := caps[oh]
 		for _, p := range pairs {
 			p = c.admit(p)
-			k := tagKey{oh.hour, r.OrgID, p.Key, p.Value, r.Type, r.BounceType}
-			if _, ok := counts[k]; !ok {
-				order = append(order, k)
-			}
-			counts[k]++
+			counts[tagKey{oh.hour, r.OrgID, p.Key, p.Value, r.Type, r.BounceType}]++
 		}
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
-	for start := 0; start < len(order); start += chunk {
-		part := order[start:min(start+chunk, len(order))]
-		args := make([]any, 0, len(part)*7)
-		for _, k := range part {
-			args = append(args, k.org, k.hour, k.key, k.value, k.typ, k.bnc, counts[k])
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_tags_hourly (org_id, hour, tag_key, tag_value, event_type, bounce_type, count)
-			VALUES `+values(len(part), 7)+` ON CONFLICT (org_id, hour, tag_key, tag_value, event_type, bounce_type)
-			DO UPDATE SET count = rollups_tags_hourly.count + excluded.count`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("upsert tag rollups: %w", err)
-		}
+	err := addCounts(ctx, tx, "rollups_tags_hourly", []string{"org_id", "hour", "tag_key", "tag_value", "event_type", "bounce_type"}, counts, byLess[tagKey],
+		func(k tagKey) ([]any, error) { return []any{k.org, k.hour, k.key, k.value, k.typ, k.bnc}, nil })
+	if err != nil {
+		return nil, err
 	}
 	return counts, nil
 }
@@ -708,7 +647,6 @@ func (a feedbackKey) less(b feedbackKey) bool {
 // sub-type and status code.
 func upsertFeedbackRollups(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	counts := map[feedbackKey]int{}
-	var order []feedbackKey
 	for _, r := range rows {
 		if r.Type != "Bounce" && r.Type != "Complaint" {
 			continue
@@ -717,30 +655,14 @@ func upsertFeedbackRollups(ctx context.Context, tx *Tx, rows []*EventRow) error 
 		if r.Type == "Bounce" {
 			code = insight.StatusCode(r.Diagnostic)
 		}
-		k := feedbackKey{rollupKey{r.OrgID, r.ConnectionID, r.ConfigSet, r.SendingDomain, r.Template, domainOf(r.Recipient), r.Type, r.BounceType,
-			r.At.UTC().Truncate(time.Hour)}, r.BounceSub, code}
-		if _, ok := counts[k]; !ok {
-			order = append(order, k)
-		}
-		counts[k]++
+		counts[feedbackKey{rollupKey{r.OrgID, r.ConnectionID, r.ConfigSet, r.SendingDomain, r.Template, domainOf(r.Recipient), r.Type, r.BounceType,
+			r.At.UTC().Truncate(time.Hour)}, r.BounceSub, code}]++
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].less(order[j]) })
-	for start := 0; start < len(order); start += chunk {
-		part := order[start:min(start+chunk, len(order))]
-		args := make([]any, 0, len(part)*12)
-		for _, k := range part {
-			args = append(args, k.org, k.hour, k.conn, k.cfg, k.sendDomain, k.template, k.rcptDomain, k.typ, k.bounce, k.sub, k.code, counts[k])
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO rollups_feedback_hourly (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain,
-				event_type, bounce_type, bounce_subtype, status_code, count)
-			VALUES `+values(len(part), 12)+` ON CONFLICT (org_id, hour, connection_id, config_set, sending_domain, template, recipient_domain,
-				event_type, bounce_type, bounce_subtype, status_code)
-			DO UPDATE SET count = rollups_feedback_hourly.count + excluded.count`, args...)
-		if err != nil {
-			return fmt.Errorf("upsert feedback rollups: %w", err)
-		}
-	}
-	return nil
+	return addCounts(ctx, tx, "rollups_feedback_hourly", []string{"org_id", "hour", "connection_id", "config_set", "sending_domain", "template",
+		"recipient_domain", "event_type", "bounce_type", "bounce_subtype", "status_code"}, counts, byLess[feedbackKey],
+		func(k feedbackKey) ([]any, error) {
+			return []any{k.org, k.hour, k.conn, k.cfg, k.sendDomain, k.template, k.rcptDomain, k.typ, k.bounce, k.sub, k.code}, nil
+		})
 }
 
 // TagLabel writes a tag rollup cell for people: "key: value", with the
@@ -753,4 +675,44 @@ func TagLabel(key, value string) string {
 		return key + ": (other values)"
 	}
 	return key + ": " + value
+}
+
+// addCounts adds counts to table: one row per key, whose columns cols
+// (vals gives a key's values, in their order) are also the conflict
+// target, and whose count column grows by the key's count. Keys are
+// written in cmp's order, in chunks, so that writers that overlap take row
+// locks in one order.
+func addCounts[K comparable](ctx context.Context, tx *Tx, table string, cols []string, counts map[K]int, cmp func(a, b K) int, vals func(K) ([]any, error)) error {
+	keys := slices.SortedFunc(maps.Keys(counts), cmp)
+	list := strings.Join(cols, ", ")
+	width := len(cols) + 1
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		args := make([]any, 0, len(part)*width)
+		for _, k := range part {
+			v, err := vals(k)
+			if err != nil {
+				return err
+			}
+			args = append(append(args, v...), counts[k])
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+table+` (`+list+`, count) VALUES `+values(len(part), width)+`
+			ON CONFLICT (`+list+`) DO UPDATE SET count = `+table+`.count + excluded.count`, args...)
+		if err != nil {
+			return fmt.Errorf("upsert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// byLess is the three-way comparison of keys that order themselves with
+// less.
+func byLess[K interface{ less(K) bool }](a, b K) int {
+	switch {
+	case a.less(b):
+		return -1
+	case b.less(a):
+		return 1
+	}
+	return 0
 }
