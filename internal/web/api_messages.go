@@ -51,8 +51,8 @@ func messageQueryFrom(v url.Values, strict bool, extra ...string) (domain.Messag
 	return q, nil
 }
 
-// searchTime reads a time of a search: RFC 3339, or a UTC day (the day's
-// end when endOfDay).
+// searchTime reads a time of a search or a filter (the audit log's too):
+// RFC 3339, or a UTC day (the day's end when endOfDay).
 func searchTime(field, v string, endOfDay bool) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {

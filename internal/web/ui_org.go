@@ -169,26 +169,11 @@ func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request, c *reqCtx)
 // UTC days (YYYY-MM-DD) or RFC 3339 times; "until" includes its day.
 func auditFilter(q url.Values) (domain.AuditFilter, error) {
 	f := domain.AuditFilter{Action: q.Get("action"), Actor: q.Get("actor")}
-	parse := func(field, v string, endOfDay bool) (time.Time, error) {
-		if v == "" {
-			return time.Time{}, nil
-		}
-		if t, err := time.Parse("2006-01-02", v); err == nil {
-			if endOfDay {
-				t = t.Add(24 * time.Hour)
-			}
-			return t, nil
-		}
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			return t.UTC(), nil
-		}
-		return time.Time{}, domain.FieldError(field, "%s must be a date (2006-01-02) or an RFC 3339 time.", field)
-	}
 	var err error
-	if f.Since, err = parse("since", q.Get("since"), false); err != nil {
+	if f.Since, err = searchTime("since", q.Get("since"), false); err != nil {
 		return f, err
 	}
-	if f.Until, err = parse("until", q.Get("until"), true); err != nil {
+	if f.Until, err = searchTime("until", q.Get("until"), true); err != nil {
 		return f, err
 	}
 	return f, nil
