@@ -89,5 +89,5 @@ type StoredEvent struct {
 	Link          string
 	UserAgent     string
 	IP            string
-	Raw           []byte // compressed; on the first row of each SES event
+	Raw           []byte // the SES event's JSON, on the first row of each event (empty when damaged); nil on the others
 }

@@ -8,20 +8,18 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sendops/internal/domain"
+	"sendops/internal/rawjson"
 	"sendops/internal/secret"
 	"sendops/internal/sesevent"
 	"sendops/internal/store"
@@ -57,7 +55,6 @@ type Writer struct {
 	done   chan struct{}
 
 	keys sync.Map // org id → HMAC key ([]byte)
-	enc  *zstd.Encoder
 
 	batchSize prometheus.Histogram
 	commitDur prometheus.Histogram
@@ -83,13 +80,7 @@ func NewWriter(db *store.DB, keyring *secret.Keyring, logger *slog.Logger, opts 
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 20000
 	}
-	// Requests compress concurrently: one encoder state per core.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithEncoderDict(dictionary2), zstd.WithEncoderCRC(false))
-	if err != nil {
-		panic(err) // the embedded dictionary is tested
-	}
-	w := &Writer{db: db, keyring: keyring, logger: logger, opts: opts, in: make(chan *job, opts.QueueSize), done: make(chan struct{}), enc: enc,
+	w := &Writer{db: db, keyring: keyring, logger: logger, opts: opts, in: make(chan *job, opts.QueueSize), done: make(chan struct{}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sendops_ingest_batch_rows", Help: "Rows (events × recipients) per ingest transaction.",
 			Buckets: []float64{1, 2, 5, 10, 25, 50, 100, 250, 500, 1000}}),
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sendops_ingest_commit_seconds", Help: "Time to write and commit one ingest batch.",
@@ -384,7 +375,7 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 	if ev.Failure != nil && template == "" {
 		template = ev.Failure.TemplateName
 	}
-	raw := w.enc.EncodeAll(ev.Raw, make([]byte, 0, len(ev.Raw)/2))
+	raw, split := rawjson.Encode(ev.Raw)
 	out := make([]store.EventRow, len(recips))
 	for i, rcpt := range recips {
 		r := store.EventRow{
@@ -394,7 +385,7 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 			Template: template, Tags: tags, MailTime: ev.Mail.Timestamp,
 		}
 		if i == 0 {
-			r.Raw = raw
+			r.Raw, r.Split = raw, split
 		}
 		if rcpt != "" {
 			r.RecipientHash = RecipientHash(key, rcpt)
@@ -436,31 +427,6 @@ func (w *Writer) rows(conn *domain.Connection, ev *sesevent.Event, key []byte) [
 	return out
 }
 
-// The raw events are compressed with zstd and a dictionary of typical SES
-// events, which more than halves what a small JSON document takes compressed
-// on its own. A frame names its dictionary by id, so a new dictionary gets a
-// new id and the older ones stay registered with the decoder:
-//
-//   - 1: raw content (zstd-dictionary.txt), the SES guide's examples; written
-//     until schema 0007.
-//   - 2: a trained zstd dictionary (zstd-dictionary-2.zdict, 32 KiB, with
-//     entropy tables), written since. It was trained (zstd --train
-//     --maxdict=32768 --dictID=2) on loadgen's events and the SES guide's
-//     examples with every customer-specific value (addresses, domains, ids,
-//     times, subjects, names, IPs, links, numbers) replaced by random ones,
-//     so that it holds SES's structure and vocabulary rather than loadgen's
-//     values. Its frames carry no content checksum (4 bytes each):
-//     the raw JSON is kept for display, and most damage to a frame makes
-//     it fail to decode anyway.
-var (
-	//go:embed zstd-dictionary.txt
-	dictionary []byte
-	//go:embed zstd-dictionary-2.zdict
-	dictionary2 []byte
-)
-
-const dictID = 1 // of dictionary; dictionary2 names its own id (2)
-
 // clean removes NUL characters from the text fields: valid in JSON, but
 // PostgreSQL's text cannot hold them. The raw event keeps them.
 func clean(r *store.EventRow) {
@@ -471,13 +437,3 @@ func clean(r *store.EventRow) {
 		}
 	}
 }
-
-// Decompress returns a stored raw event as JSON.
-func Decompress(b []byte) ([]byte, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	return decoder.DecodeAll(b, nil)
-}
-
-var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderDictRaw(dictID, dictionary), zstd.WithDecoderDicts(dictionary2))

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"sendops/internal/domain"
-	"sendops/internal/ingest"
 	"sendops/internal/insight"
 	"sendops/internal/sesevent"
 	"sendops/internal/store"
@@ -116,8 +115,8 @@ func groupEvents(rows []domain.StoredEvent) []MessageEvent {
 		if r.Recipient != "" {
 			e.Recipients = []EventRecipient{eventRecipient(r)}
 		}
-		if raw, err := ingest.Decompress(r.Raw); err == nil && len(raw) > 0 {
-			e.Raw = raw
+		if len(r.Raw) > 0 {
+			e.Raw = r.Raw
 		}
 		out = append(out, e)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"sendops/internal/domain"
+	"sendops/internal/rawjson"
 )
 
 // EventRow is one SES event for one recipient, ready to store. The ingest
@@ -32,7 +34,10 @@ type EventRow struct {
 	Link         string
 	UserAgent    string
 	IP           string
-	Raw          []byte // compressed raw event; on the first row of an event only
+	Raw          []byte // compressed raw event (rawjson); on the first row of an event only
+	// Split is instead of Raw for an event whose mail object the message
+	// keeps (rawjson.Encode): InsertEvents sets Raw from it.
+	Split *rawjson.Split
 
 	// Of the message.
 	Sender, SendingDomain, Subject, ConfigSet, Template, Tags string
@@ -103,16 +108,17 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 	// The messages come first: an event row refers to its message's id. A
 	// message upsert from an event stored already changes nothing (its
 	// times, subject and tags were taken when the event was stored first).
-	refs, sent, indexed, err := upsertMessages(ctx, tx, rows, fresh)
+	refs, sent, mails, indexed, err := upsertMessages(ctx, tx, rows, fresh)
 	if err != nil {
 		return nil, err
 	}
+	splitRaws(rows, fresh, mails)
 	// In the order of each event's first row key, the rows of one event
 	// together and in their own order (the row with the raw JSON first, as
 	// Message reads them back).
 	group := make([]int, len(rows)) // index of the first row of each row's event
 	for i := range rows {
-		if i > 0 && rows[i].Raw == nil {
+		if i > 0 && rows[i].Raw == nil && rows[i].Split == nil {
 			group[i] = group[i-1]
 		} else {
 			group[i] = i
@@ -165,6 +171,30 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 		return nil, err
 	}
 	return inserted, nil
+}
+
+// splitRaws sets the stored raw JSON of the split rows of rows[fresh…]
+// against their messages' mail objects (mails, compressed, as stored).
+func splitRaws(rows []EventRow, fresh []int, mails map[msgKey][]byte) {
+	refs := map[msgKey][]byte{}
+	for _, i := range fresh {
+		r := &rows[i]
+		if r.Split == nil {
+			continue
+		}
+		k := msgKey{r.OrgID, r.MessageID}
+		ref, ok := refs[k]
+		if !ok {
+			switch z := mails[k]; {
+			case bytes.Equal(z, r.Split.MailZ): // the same frame: the same object
+				ref = r.Split.Mail
+			case z != nil:
+				ref, _ = rawjson.MailOf(z) // unreadable: the row keeps its own
+			}
+			refs[k] = ref
+		}
+		r.Raw = r.Split.Delta(ref)
+	}
 }
 
 // insertEventRows inserts rows[fresh…] (in that order) unless their key is
@@ -242,6 +272,7 @@ func markInserted(res *sql.Rows, byKey map[string]int, inserted []bool) error {
 type msgAgg struct {
 	r           *EventRow
 	first, last time.Time
+	mail        []byte // the first split row's compressed mail object
 }
 
 // indexedMessage is a message whose subject or tags this transaction
@@ -258,7 +289,7 @@ type indexedMessage struct {
 // subject or tags were not stored before. A message's send time is set
 // once, by the first event stored (SES's mail.timestamp, or the event's own
 // time when it has none): the message search orders on it.
-func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, map[int64]time.Time, []indexedMessage, error) {
+func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, map[int64]time.Time, map[msgKey][]byte, []indexedMessage, error) {
 	agg := map[msgKey]*msgAgg{}
 	var order []msgKey
 	for _, i := range fresh {
@@ -269,6 +300,9 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 			a = &msgAgg{r: r, first: r.At, last: r.At}
 			agg[k] = a
 			order = append(order, k)
+		}
+		if a.mail == nil && r.Split != nil {
+			a.mail = r.Split.MailZ
 		}
 		a.first = minTime(a.first, r.At)
 		a.last = maxTime(a.last, r.At)
@@ -283,6 +317,7 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 	}
 	refs := make(map[msgKey]int64, len(order))
 	sent := make(map[int64]time.Time, len(order))
+	mails := make(map[msgKey][]byte, len(order))
 	var indexed []indexedMessage
 	for start := 0; start < len(order); start += chunk {
 		part := order[start:min(start+chunk, len(order))]
@@ -290,9 +325,9 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 		// now for the first time are indexed.
 		had, err := storedMessages(ctx, tx, part)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
-		args := make([]any, 0, len(part)*12)
+		args := make([]any, 0, len(part)*13)
 		for _, k := range part {
 			a := agg[k]
 			r := a.r
@@ -300,32 +335,41 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 			if sentAt.IsZero() {
 				sentAt = a.first
 			}
+			var mail any
+			if a.mail != nil {
+				mail = a.mail
+			}
 			args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
-				msTime(sentAt), msTime(a.first), msTime(a.last))
+				msTime(sentAt), msTime(a.first), msTime(a.last), mail)
 		}
 		// DO UPDATE (never DO NOTHING) so that RETURNING names every
-		// message, stored before or not.
-		res, err := tx.Query(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at)
-			VALUES `+values(len(part), 12)+` ON CONFLICT (org_id, message_id) DO UPDATE SET
+		// message, stored before or not, with the mail object its events
+		// are stored against (the first one stored, whichever transaction
+		// that was).
+		res, err := tx.Query(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail)
+			VALUES `+values(len(part), 13)+` ON CONFLICT (org_id, message_id) DO UPDATE SET
 			`+keep("sender")+`, `+keep("sending_domain")+`, `+keep("subject")+`, `+keep("config_set")+`, `+keep("template")+`, `+keep("tags")+`,
 			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at),
 			first_event_at = `+l+`(ses_messages.first_event_at, excluded.first_event_at),
-			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at)
-			RETURNING org_id, message_id, id, sent_at, subject, tags`, args...)
+			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at),
+			mail = COALESCE(ses_messages.mail, excluded.mail)
+			RETURNING org_id, message_id, id, sent_at, subject, tags, mail`, args...)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
 		}
 		for res.Next() {
 			var k msgKey
 			var id int64
 			var sentAt time.Time
 			var subject, tags string
-			if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}, &subject, &tags); err != nil {
+			var mail []byte
+			if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}, &subject, &tags, &mail); err != nil {
 				res.Close()
-				return nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
+				return nil, nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
 			}
 			refs[k] = id
 			sent[id] = sentAt
+			mails[k] = mail
 			h := had[k]
 			if h.subject {
 				subject = ""
@@ -339,13 +383,13 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 		}
 		res.Close()
 		if err := res.Err(); err != nil {
-			return nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
 		}
 	}
 	if len(refs) != len(order) {
-		return nil, nil, nil, fmt.Errorf("upsert messages: %d ids returned for %d messages", len(refs), len(order))
+		return nil, nil, nil, nil, fmt.Errorf("upsert messages: %d ids returned for %d messages", len(refs), len(order))
 	}
-	return refs, sent, indexed, nil
+	return refs, sent, mails, indexed, nil
 }
 
 // storedFields says which of a stored message's indexed fields are set.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sendops/internal/domain"
+	"sendops/internal/rawjson"
 	"sendops/internal/testutil/testdb"
 )
 
@@ -75,12 +76,12 @@ func TestCompactEventsMigration(t *testing.T) {
 				bt, bs, diag, mta, ua, ip string
 				raw                       []byte
 			}{
-				{1, orgA, "Send", "bob@example.org", evAt(0), "", "", "", "", "", "", []byte("raw-send")},
+				{1, orgA, "Send", "bob@example.org", evAt(0), "", "", "", "", "", "", rawjson.Compress([]byte("raw-send"))},
 				{2, orgA, "Send", "ann@example.com", evAt(0), "", "", "", "", "", "", nil},
-				{3, orgB, "Send", "cy@example.net", evAt(0), "", "", "", "", "", "", []byte("raw-b")},
-				{4, orgA, "Delivery", "ann@example.com", evAt(2_345), "", "", "250 2.0.0 OK", "a8-42.smtp-out.amazonses.com", "", "192.0.2.1", []byte("raw-delivery")},
-				{5, orgA, "Bounce", "bob@example.org", evAt(1_999), "Permanent", "General", "smtp; 550 5.1.1 user unknown", "dsn; a8-42.smtp-out.amazonses.com", "", "", []byte("raw-bounce")},
-				{6, orgA, "Open", "ann@example.com", evAt(90_123), "", "", "", "", "Mozilla/5.0", "198.51.100.7", []byte("raw-open")},
+				{3, orgB, "Send", "cy@example.net", evAt(0), "", "", "", "", "", "", rawjson.Compress([]byte("raw-b"))},
+				{4, orgA, "Delivery", "ann@example.com", evAt(2_345), "", "", "250 2.0.0 OK", "a8-42.smtp-out.amazonses.com", "", "192.0.2.1", rawjson.Compress([]byte("raw-delivery"))},
+				{5, orgA, "Bounce", "bob@example.org", evAt(1_999), "Permanent", "General", "smtp; 550 5.1.1 user unknown", "dsn; a8-42.smtp-out.amazonses.com", "", "", rawjson.Compress([]byte("raw-bounce"))},
+				{6, orgA, "Open", "ann@example.com", evAt(90_123), "", "", "", "", "Mozilla/5.0", "198.51.100.7", rawjson.Compress([]byte("raw-open"))},
 			} {
 				var raw any
 				if ev.raw != nil {
@@ -142,7 +143,7 @@ func TestCompactEventsMigration(t *testing.T) {
 		// Click, and a late DeliveryDelay for the bounced address.
 		row := func(key byte, typ, rcpt string, at time.Time) EventRow {
 			return EventRow{Key: rowKey(key), OrgID: orgA, ConnectionID: "conn-1", MessageID: msg, Type: typ, At: at, Recipient: rcpt,
-				Raw: []byte("raw-" + typ), Sender: "news@shop.example", SendingDomain: "shop.example", Subject: "Spring sale",
+				Raw: rawjson.Compress([]byte("raw-" + typ)), Sender: "news@shop.example", SendingDomain: "shop.example", Subject: "Spring sale",
 				ConfigSet: "marketing", MailTime: evAt(-1_500), RecipientHash: rowKey(9)}
 		}
 		ensureOrgs(t, db, []EventRow{row(4, "Delivery", "ann@example.com", evAt(2_345))})

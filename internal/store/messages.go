@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"sendops/internal/domain"
+	"sendops/internal/rawjson"
 )
 
 // Message returns a message with its recipients and its events in time
@@ -16,9 +17,10 @@ import (
 func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Message, error) {
 	m := &domain.Message{}
 	var ref int64
-	err := tx.QueryRow(ctx, `SELECT id, org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at
+	var mail []byte
+	err := tx.QueryRow(ctx, `SELECT id, org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail
 		FROM ses_messages WHERE org_id = ? AND message_id = ?`, orgID, messageID).Scan(&ref, &m.OrgID, &m.MessageID, &m.ConnectionID, &m.Sender, &m.SendingDomain,
-		&m.Subject, &m.ConfigSet, &m.Template, &m.Tags, nullTime{&m.SentAt}, utcTime{&m.FirstEventAt}, utcTime{&m.LastEventAt})
+		&m.Subject, &m.ConfigSet, &m.Template, &m.Tags, nullTime{&m.SentAt}, utcTime{&m.FirstEventAt}, utcTime{&m.LastEventAt}, &mail)
 	if err != nil {
 		return nil, notFound(err, "Message")
 	}
@@ -48,9 +50,17 @@ func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Mess
 	defer rows.Close()
 	for rows.Next() {
 		var e domain.StoredEvent
+		var raw []byte
 		if err := rows.Scan(&e.Type, utcTime{&e.At}, &e.Recipient, &e.BounceType, &e.BounceSubtype, &e.Diagnostic, &e.ReportingMTA,
-			&e.ComplaintType, &e.Link, &e.UserAgent, &e.IP, &e.Raw); err != nil {
+			&e.ComplaintType, &e.Link, &e.UserAgent, &e.IP, &raw); err != nil {
 			return nil, err
+		}
+		if raw != nil {
+			// A damaged frame shows no raw JSON (empty, not nil: the row
+			// still begins its event) rather than hiding the message.
+			if e.Raw, err = rawjson.Decode(raw, mail); err != nil || e.Raw == nil {
+				e.Raw = []byte{}
+			}
 		}
 		m.Events = append(m.Events, e)
 	}
