@@ -58,8 +58,7 @@ const (
 	splitZstd = 0x02 // the differing bytes are a zstd frame
 )
 
-// maxRawDiff is the most differing bytes stored uncompressed; past it the
-// event's own compressed mail object is stored instead.
+// maxRawDiff is the most differing bytes stored uncompressed.
 const maxRawDiff = 96
 
 var (
@@ -75,12 +74,13 @@ func Compress(b []byte) []byte {
 }
 
 // Split is an event's JSON taken apart for storing: the rest compressed,
-// and its mail object, which Delta compares with the message's.
+// and its mail object, which Delta compares with the message's. The mail
+// object is compressed only when it becomes a message's copy: one zstd
+// frame costs about as much to start as to fill, so an event pays for one.
 type Split struct {
-	Rest  []byte // zstd frame of the JSON without the mail object's value
-	Hole  int    // where the mail object's value was, in the rest
-	Mail  []byte // the mail object's value, as it was
-	MailZ []byte // zstd frame of Mail: the message's copy when it is the first
+	Rest []byte // zstd frame of the JSON without the mail object's value
+	Hole int    // where the mail object's value was, in the rest
+	Mail []byte // the mail object's value, as it was
 }
 
 // Encode compresses an event's JSON. When the JSON is an object with a
@@ -94,7 +94,7 @@ func Encode(raw []byte) (whole []byte, split *Split) {
 	rest := make([]byte, 0, len(raw)-(end-start))
 	rest = append(append(rest, raw[:start]...), raw[end:]...)
 	mail := raw[start:end:end]
-	return nil, &Split{Rest: Compress(rest), Hole: start, Mail: mail, MailZ: Compress(mail)}
+	return nil, &Split{Rest: Compress(rest), Hole: start, Mail: mail}
 }
 
 // Delta returns the stored form of a split event against ref, its
@@ -112,7 +112,7 @@ func (s *Split) Delta(ref []byte) []byte {
 	}
 	kind, diff := byte(splitRaw), m[p:len(m)-q]
 	if len(diff) > maxRawDiff {
-		kind, diff, p, q = splitZstd, s.MailZ, 0, 0
+		kind, diff = splitZstd, Compress(diff)
 	}
 	out := make([]byte, 0, 1+4*binary.MaxVarintLen32+len(diff)+len(s.Rest))
 	out = append(out, kind)

@@ -174,26 +174,12 @@ func InsertEvents(ctx context.Context, tx *Tx, rows []EventRow) ([]bool, error) 
 }
 
 // splitRaws sets the stored raw JSON of the split rows of rows[fresh…]
-// against their messages' mail objects (mails, compressed, as stored).
+// against their messages' mail objects (mails: as JSON, by message).
 func splitRaws(rows []EventRow, fresh []int, mails map[msgKey][]byte) {
-	refs := map[msgKey][]byte{}
 	for _, i := range fresh {
-		r := &rows[i]
-		if r.Split == nil {
-			continue
+		if r := &rows[i]; r.Split != nil {
+			r.Raw = r.Split.Delta(mails[msgKey{r.OrgID, r.MessageID}])
 		}
-		k := msgKey{r.OrgID, r.MessageID}
-		ref, ok := refs[k]
-		if !ok {
-			switch z := mails[k]; {
-			case bytes.Equal(z, r.Split.MailZ): // the same frame: the same object
-				ref = r.Split.Mail
-			case z != nil:
-				ref, _ = rawjson.MailOf(z) // unreadable: the row keeps its own
-			}
-			refs[k] = ref
-		}
-		r.Raw = r.Split.Delta(ref)
 	}
 }
 
@@ -272,7 +258,8 @@ func markInserted(res *sql.Rows, byKey map[string]int, inserted []bool) error {
 type msgAgg struct {
 	r           *EventRow
 	first, last time.Time
-	mail        []byte // the first split row's compressed mail object
+	split       *rawjson.Split // of the first split row, if any
+	mailZ       []byte         // its mail object as this call stores it with the message
 }
 
 // indexedMessage is a message whose subject or tags this transaction
@@ -285,8 +272,9 @@ type indexedMessage struct {
 }
 
 // upsertMessages stores or updates the messages of rows[fresh…] and returns
-// their ids, their stored send times (by id), and the messages whose
-// subject or tags were not stored before. A message's send time is set
+// their ids, their stored send times (by id), their mail objects (JSON;
+// nil for a message without one), and the messages whose subject or tags
+// were not stored before. A message's send time and mail object are set
 // once, by the first event stored (SES's mail.timestamp, or the event's own
 // time when it has none): the message search orders on it.
 func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (map[msgKey]int64, map[int64]time.Time, map[msgKey][]byte, []indexedMessage, error) {
@@ -301,8 +289,8 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 			agg[k] = a
 			order = append(order, k)
 		}
-		if a.mail == nil && r.Split != nil {
-			a.mail = r.Split.MailZ
+		if a.split == nil && r.Split != nil {
+			a.split = r.Split
 		}
 		a.first = minTime(a.first, r.At)
 		a.last = maxTime(a.last, r.At)
@@ -336,8 +324,11 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 				sentAt = a.first
 			}
 			var mail any
-			if a.mail != nil {
-				mail = a.mail
+			if a.split != nil && !had[k].mail {
+				// The message's copy, unless it has one: compressed here,
+				// once per message, rather than by every event.
+				a.mailZ = rawjson.Compress(a.split.Mail)
+				mail = a.mailZ
 			}
 			args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
 				msTime(sentAt), msTime(a.first), msTime(a.last), mail)
@@ -369,7 +360,12 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 			}
 			refs[k] = id
 			sent[id] = sentAt
-			mails[k] = mail
+			switch a := agg[k]; {
+			case a.mailZ != nil && bytes.Equal(mail, a.mailZ):
+				mails[k] = a.split.Mail // this call's copy: no need to read it back
+			case mail != nil:
+				mails[k], _ = rawjson.MailOf(mail) // unreadable: the events keep their own
+			}
 			h := had[k]
 			if h.subject {
 				subject = ""
@@ -392,8 +388,9 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 	return refs, sent, mails, indexed, nil
 }
 
-// storedFields says which of a stored message's indexed fields are set.
-type storedFields struct{ subject, tags bool }
+// storedFields says which of a stored message's indexed fields are set,
+// and whether it has its mail object.
+type storedFields struct{ subject, tags, mail bool }
 
 // storedMessages reads which of the messages keys are stored, with a
 // subject or tags.
@@ -402,7 +399,8 @@ func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]stor
 	for _, k := range keys {
 		args = append(args, k.org, k.id)
 	}
-	res, err := tx.Query(ctx, `SELECT org_id, message_id, CASE WHEN subject <> '' THEN 1 ELSE 0 END, CASE WHEN tags <> '' THEN 1 ELSE 0 END
+	res, err := tx.Query(ctx, `SELECT org_id, message_id, CASE WHEN subject <> '' THEN 1 ELSE 0 END, CASE WHEN tags <> '' THEN 1 ELSE 0 END,
+		CASE WHEN mail IS NOT NULL THEN 1 ELSE 0 END
 		FROM ses_messages WHERE (org_id, message_id) IN (VALUES `+values(len(keys), 2)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
@@ -411,11 +409,11 @@ func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]stor
 	out := map[msgKey]storedFields{}
 	for res.Next() {
 		var k msgKey
-		var subject, tags int
-		if err := res.Scan(&k.org, &k.id, &subject, &tags); err != nil {
+		var subject, tags, mail int
+		if err := res.Scan(&k.org, &k.id, &subject, &tags, &mail); err != nil {
 			return nil, fmt.Errorf("read messages: %w", err)
 		}
-		out[k] = storedFields{subject == 1, tags == 1}
+		out[k] = storedFields{subject == 1, tags == 1, mail == 1}
 	}
 	return out, res.Err()
 }
