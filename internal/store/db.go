@@ -6,10 +6,12 @@
 package store
 
 import (
+	"container/list"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -43,11 +45,18 @@ type DB struct {
 	// checkpoint is SQLite's WAL checkpointer: a connection of its own, so
 	// that commits never wait for a checkpoint.
 	checkpoint *sql.DB
-	stop       chan struct{}
-	stopped    chan struct{}
-	closeOnce  sync.Once
+	// ckptEvery is how often it runs and walLimit the WAL size, in pages,
+	// past which it truncates the WAL (tests make them small).
+	ckptEvery time.Duration
+	walLimit  int
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
 	// orgNums caches organisations' numbers (orgNum): id → int64.
 	orgNums sync.Map
+	// stmts are the SQLite writer's prepared statements; nil on PostgreSQL,
+	// whose driver keeps its own.
+	stmts *stmtCache
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -55,6 +64,11 @@ type DB struct {
 // Open opens the database named by dsn: "sqlite:PATH" or a postgres:// URL.
 // It does not migrate; call Migrate or CheckSchema.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	return open(ctx, dsn, 500*time.Millisecond, defaultWALLimit)
+}
+
+// open is Open with the SQLite checkpointer's period and WAL limit.
+func open(ctx context.Context, dsn string, ckptEvery time.Duration, walLimit int) (*DB, error) {
 	db := &DB{Now: func() time.Time { return time.Now().UTC() }}
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -67,8 +81,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 		var err error
 		// The writer keeps 64 MiB of pages cached and never checkpoints
-		// itself; a background connection does (see checkpointer).
-		if db.write, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"); err != nil {
+		// itself; a background connection does (see checkpointer). A WAL
+		// that a burst made larger than 64 MiB is cut back to that when
+		// it restarts.
+		if db.write, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_txlock=immediate"); err != nil {
 			return nil, err
 		}
 		db.write.SetMaxOpenConns(1)
@@ -84,6 +100,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			return nil, err
 		}
 		db.checkpoint.SetMaxOpenConns(1)
+		db.stmts = newStmtCache(stmtCacheSize, stmtCacheText)
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db.Engine = Postgres
 		var err error
@@ -104,26 +121,70 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	if db.checkpoint != nil {
 		db.stop, db.stopped = make(chan struct{}), make(chan struct{})
+		db.ckptEvery, db.walLimit = ckptEvery, walLimit
 		go db.checkpointer()
 	}
 	return db, nil
 }
 
+// defaultWALLimit is 64 MiB of 4 KiB pages.
+const defaultWALLimit = 16384
+
 // checkpointer copies SQLite's WAL into the database file in the
 // background, twice a second, without blocking the writer (PASSIVE). The WAL
-// restarts from its beginning once a checkpoint has caught up.
+// restarts from its beginning once a checkpoint has caught up. Under writes
+// that never pause (a seed, a long burst of events) a PASSIVE checkpoint
+// never catches up, and the WAL would grow without bound: past walLimit
+// pages, a TRUNCATE checkpoint makes the writer wait while it copies the
+// rest (what came since the last pass) and empties the WAL.
 func (db *DB) checkpointer() {
 	defer close(db.stopped)
-	t := time.NewTicker(500 * time.Millisecond)
+	t := time.NewTicker(db.ckptEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-t.C:
-			db.checkpoint.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			if !db.checkpointOnce() {
+				// A reader holds an old snapshot (a long export): let it
+				// finish rather than stall the writer again at once.
+				select {
+				case <-db.stop:
+					return
+				case <-time.After(10 * db.ckptEvery):
+				}
+			}
 		}
 	}
+}
+
+// checkpointOnce is one pass of the checkpointer; false when the WAL is
+// past its limit and could not be emptied.
+func (db *DB) checkpointOnce() bool {
+	var busy, pages, copied int
+	err := db.checkpoint.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &pages, &copied)
+	return err != nil || pages <= db.walLimit || db.truncateWAL()
+}
+
+// truncateWAL checkpoints and empties the WAL on the writer's own
+// connection: it waits for the transaction under way, and no other starts
+// until it is done. It waits for readers for at most 100 ms, and reports
+// whether it emptied the WAL.
+func (db *DB) truncateWAL() bool {
+	ctx := context.Background()
+	c, err := db.write.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA busy_timeout = 100`); err != nil {
+		return false
+	}
+	defer c.ExecContext(ctx, `PRAGMA busy_timeout = 10000`) // as opened
+	var busy, pages, copied int
+	err = c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &pages, &copied)
+	return err == nil && busy == 0
 }
 
 // redactDSN hides a password in a database URL so that it can be shown.
@@ -147,6 +208,9 @@ func (db *DB) Close() error {
 		// nothing (the WAL is replayed on the next open).
 		db.checkpoint.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 		err = db.checkpoint.Close()
+	}
+	if db.stmts != nil {
+		db.stmts.close()
 	}
 	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
@@ -185,6 +249,13 @@ type Tx struct {
 	engine  Engine
 	now     time.Time
 	orgNums *sync.Map // the DB's
+	// On SQLite's writer: the transaction, the DB's prepared statements,
+	// the texts to prepare once it commits, and the rows each cached
+	// statement last returned.
+	sqlTx   *sql.Tx
+	stmts   *stmtCache
+	prepare []string
+	open    map[string]*sql.Rows
 }
 
 // timeLayout is how times are written to SQLite: fixed width, UTC, so that
@@ -243,16 +314,53 @@ func (tx *Tx) bind(query string, args []any) (string, []any) {
 // Exec runs a statement.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	query, args = tx.bind(query, args)
+	if st := tx.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return tx.q.ExecContext(ctx, query, args...)
 }
 
 // Query runs a query.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	query, args = tx.bind(query, args)
+	if st := tx.stmt(ctx, query); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		if err == nil {
+			if tx.open == nil {
+				tx.open = make(map[string]*sql.Rows)
+			}
+			tx.open[query] = rows
+		}
+		return rows, err
+	}
 	return tx.q.QueryContext(ctx, query, args...)
 }
 
-// QueryRow runs a query for at most one row.
+// stmt returns the cached statement for query in this transaction, or nil
+// to run it unprepared: not cached (yet), or its rows from an earlier Query
+// still open (the driver would reset them).
+func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	if rows, ok := tx.open[query]; ok {
+		if _, err := rows.Columns(); err == nil {
+			return nil
+		}
+		delete(tx.open, query)
+	}
+	st, later := tx.stmts.get(query)
+	if st == nil {
+		if later {
+			tx.prepare = append(tx.prepare, query)
+		}
+		return nil
+	}
+	return tx.sqlTx.StmtContext(ctx, st)
+}
+
+// QueryRow runs a query for at most one row. It is not cached: a Row does
+// not tell whether it was scanned, that is whether its statement is free.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	query, args = tx.bind(query, args)
 	return tx.q.QueryRowContext(ctx, query, args...)
@@ -285,11 +393,16 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer sqlTx.Rollback()
-	if err := fn(&Tx{q: sqlTx, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond), orgNums: &db.orgNums}); err != nil {
+	tx := &Tx{q: sqlTx, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond), orgNums: &db.orgNums, sqlTx: sqlTx, stmts: db.stmts}
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	// Now that the writer's connection is free again.
+	for _, q := range tx.prepare {
+		db.stmts.prepare(ctx, db.write, q)
 	}
 	return nil
 }
@@ -297,6 +410,128 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 // View runs fn against the read pool, outside a transaction.
 func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 	return fn(&Tx{q: db.read, engine: db.Engine, now: db.Now().UTC().Truncate(time.Microsecond), orgNums: &db.orgNums})
+}
+
+// The SQLite writer keeps at most stmtCacheSize statements prepared, of at
+// most stmtCacheText bytes of SQL in all: a statement takes about 30 times
+// its text in SQLite's memory (a 250-row insert into events, 11 KB of SQL,
+// about 360 KB).
+const (
+	stmtCacheSize = 256
+	stmtCacheText = 512 << 10
+)
+
+// stmtCache keeps the SQLite writer's prepared statements by SQL text, so
+// that statements run batch after batch (ingest's multi-row inserts) are
+// parsed once. A text is prepared once a second transaction has run it
+// (texts seen once are remembered by hash), after that transaction: while
+// one is open the writer's only connection is taken. Transactions use the
+// statements through Tx.StmtContext, which finds them prepared on that same
+// connection. Beyond its bounds, the least recently used are closed;
+// database/sql defers the driver's close while a transaction uses one.
+type stmtCache struct {
+	mu     sync.Mutex
+	max    int                      // statements
+	maxLen int                      // bytes of SQL
+	len    int                      // bytes of SQL kept
+	byText map[string]*list.Element // of *cachedStmt
+	lru    list.List                // most recently used first
+	seen   map[uint64]struct{}
+	seed   maphash.Seed
+	closed bool
+	// hits, prepares and evictions count for tests.
+	hits, prepares, evictions int
+}
+
+type cachedStmt struct {
+	query string
+	stmt  *sql.Stmt
+}
+
+func newStmtCache(max, maxLen int) *stmtCache {
+	return &stmtCache{max: max, maxLen: maxLen, byText: make(map[string]*list.Element), seen: make(map[uint64]struct{}), seed: maphash.MakeSeed()}
+}
+
+// get returns query's statement, or nil and whether to prepare it after the
+// transaction.
+func (c *stmtCache) get(query string) (st *sql.Stmt, later bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byText[query]; ok {
+		c.lru.MoveToFront(e)
+		c.hits++
+		return e.Value.(*cachedStmt).stmt, false
+	}
+	if c.closed {
+		return nil, false
+	}
+	h := maphash.String(c.seed, query)
+	if _, ok := c.seen[h]; ok {
+		delete(c.seen, h)
+		return nil, true
+	}
+	if len(c.seen) >= 4*c.max {
+		clear(c.seen)
+	}
+	c.seen[h] = struct{}{}
+	return nil, false
+}
+
+// prepare prepares query on pool and keeps it, closing the least recently
+// used beyond max. A statement that fails to prepare is left uncached.
+func (c *stmtCache) prepare(ctx context.Context, pool *sql.DB, query string) {
+	c.mu.Lock()
+	_, ok := c.byText[query]
+	c.mu.Unlock()
+	if ok {
+		return
+	}
+	if len(query) > c.maxLen/8 {
+		return
+	}
+	// Not under mu: this waits for the connection, which a transaction
+	// looking up its statements may hold.
+	st, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return
+	}
+	var drop []*sql.Stmt
+	c.mu.Lock()
+	if _, ok := c.byText[query]; ok || c.closed {
+		drop = append(drop, st)
+	} else {
+		c.byText[query] = c.lru.PushFront(&cachedStmt{query, st})
+		c.len += len(query)
+		c.prepares++
+		for c.lru.Len() > c.max || c.len > c.maxLen {
+			cs := c.lru.Remove(c.lru.Back()).(*cachedStmt)
+			delete(c.byText, cs.query)
+			c.len -= len(cs.query)
+			drop = append(drop, cs.stmt)
+			c.evictions++
+		}
+	}
+	c.mu.Unlock()
+	for _, st := range drop {
+		st.Close()
+	}
+}
+
+// close closes every statement; later ones are not kept.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	var drop []*sql.Stmt
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		drop = append(drop, e.Value.(*cachedStmt).stmt)
+	}
+	c.lru.Init()
+	clear(c.byText)
+	c.len = 0
+	c.closed = true
+	c.mu.Unlock()
+	for _, st := range drop {
+		st.Close()
+	}
 }
 
 // isBusy reports whether a transaction failed only because of another one

@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -62,8 +64,27 @@ func (tx *Tx) greatest() string {
 	return "max"
 }
 
-// chunk is how many rows one multi-row statement carries.
+// chunk is how many rows one multi-row statement carries at most.
 const chunk = 250
+
+// chunks yields s in parts of chunk elements, and the rest in parts whose
+// sizes are powers of two: each multi-row statement then comes in a few
+// sizes only, which SQLite's writer keeps prepared (stmtCache) and
+// PostgreSQL's driver too, instead of a new text for almost every batch.
+func chunks[S ~[]E, E any](s S) iter.Seq[S] {
+	return func(yield func(S) bool) {
+		for len(s) > 0 {
+			n := chunk
+			if len(s) < chunk {
+				n = 1 << (bits.Len(uint(len(s))) - 1)
+			}
+			if !yield(s[:n:n]) {
+				return
+			}
+			s = s[n:]
+		}
+	}
+}
 
 // values returns "(?, ?, …), (…)" for n rows of width columns.
 func values(n, width int) string {
@@ -218,8 +239,7 @@ func insertEventRows(ctx context.Context, tx *Tx, rows []EventRow, fresh []int, 
 		}
 		return markInserted(res, byKey, inserted)
 	}
-	for start := 0; start < len(fresh); start += chunk {
-		part := fresh[start:min(start+chunk, len(fresh))]
+	for part := range chunks(fresh) {
 		args := make([]any, 0, len(part)*14)
 		for _, i := range part {
 			r := &rows[i]
@@ -307,8 +327,7 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 	sent := make(map[int64]time.Time, len(order))
 	mails := make(map[msgKey][]byte, len(order))
 	var indexed []indexedMessage
-	for start := 0; start < len(order); start += chunk {
-		part := order[start:min(start+chunk, len(order))]
+	for part := range chunks(order) {
 		// What the stored messages hold already: a subject or tags stored
 		// now for the first time are indexed.
 		had, err := storedMessages(ctx, tx, part)
@@ -466,8 +485,7 @@ func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) erro
 		}
 		return cmpSentRef(a.sent, b.sent, a.ref, b.ref)
 	})
-	for start := 0; start < len(words); start += chunk {
-		part := words[start:min(start+chunk, len(words))]
+	for part := range chunks(words) {
 		args := make([]any, 0, len(part)*4)
 		for _, w := range part {
 			args = append(args, w.org, w.word, msTime(w.sent), w.ref)
@@ -476,8 +494,7 @@ func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) erro
 			return fmt.Errorf("index subject words: %w", err)
 		}
 	}
-	for start := 0; start < len(tags); start += chunk {
-		part := tags[start:min(start+chunk, len(tags))]
+	for part := range chunks(tags) {
 		args := make([]any, 0, len(part)*5)
 		for _, t := range part {
 			args = append(args, t.org, t.key, t.value, msTime(t.sent), t.ref)
@@ -532,8 +549,7 @@ func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow, refs []int6
 	})
 	g := tx.greatest()
 	wins := `(excluded.status_rank > message_recipients.status_rank OR (excluded.status_rank = message_recipients.status_rank AND excluded.status_at > message_recipients.status_at))`
-	for start := 0; start < len(order); start += chunk {
-		part := order[start:min(start+chunk, len(order))]
+	for part := range chunks(order) {
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]
@@ -614,8 +630,7 @@ func upsertStats(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	}
 	sort.Strings(order)
 	g := tx.greatest()
-	for start := 0; start < len(order); start += chunk {
-		part := order[start:min(start+chunk, len(order))]
+	for part := range chunks(order) {
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]
