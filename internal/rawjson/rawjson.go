@@ -126,9 +126,9 @@ func (s *Split) Delta(ref []byte) []byte {
 
 var errCorrupt = errors.New("rawjson: stored event is damaged")
 
-// Decode returns a stored event's JSON. mailZ is its message's mail object
-// as stored (nil when the message has none), needed by split events only.
-func Decode(b, mailZ []byte) ([]byte, error) {
+// Decode returns a stored event's JSON. mail is its message's mail object
+// (MailOf; nil when the message has none), needed by split events only.
+func Decode(b, mail []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
@@ -155,15 +155,9 @@ func Decode(b, mailZ []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	var ref []byte
-	if p+q > 0 {
-		var err error
-		if ref, err = MailOf(mailZ); err != nil {
-			return nil, err
-		}
-		if p+q > uint64(len(ref)) {
-			return nil, errCorrupt
-		}
+	ref := mail
+	if p > uint64(len(ref)) || q > uint64(len(ref))-p {
+		return nil, errCorrupt
 	}
 	rest, err := decoder.DecodeAll(restZ, nil)
 	if err != nil {
@@ -172,7 +166,7 @@ func Decode(b, mailZ []byte) ([]byte, error) {
 	if hole > uint64(len(rest)) {
 		return nil, errCorrupt
 	}
-	out := make([]byte, 0, len(rest)+int(p+q)+len(diff))
+	out := make([]byte, 0, len(rest)+int(p)+int(q)+len(diff))
 	out = append(out, rest[:hole]...)
 	out = append(out, ref[:p]...)
 	out = append(out, diff...)
@@ -180,12 +174,17 @@ func Decode(b, mailZ []byte) ([]byte, error) {
 	return append(out, rest[hole:]...), nil
 }
 
-// MailOf returns a message's stored mail object (a zstd frame) as JSON.
+// MailOf returns a message's stored mail object (a zstd frame) as JSON;
+// nil for none.
 func MailOf(mailZ []byte) ([]byte, error) {
 	if len(mailZ) == 0 {
-		return nil, errCorrupt
+		return nil, nil
 	}
-	return decoder.DecodeAll(mailZ, nil)
+	b, err := decoder.DecodeAll(mailZ, nil)
+	if err == nil && b == nil {
+		b = []byte{} // an empty object is still one
+	}
+	return b, err
 }
 
 // member returns where the value of the object's top-level member key

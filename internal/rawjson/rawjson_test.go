@@ -2,7 +2,9 @@ package rawjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,12 +89,8 @@ func TestSplitRoundTrip(t *testing.T) {
 		tagged := bytes.Replace(s.Mail, []byte(`"tags":{`), []byte(`"tags":{"ses:outgoing-ip":["54.240.8.42"],`), 1)
 		refs := map[string][]byte{"same": s.Mail, "one tag more": tagged, "another message's": otherSplit.Mail, "none": nil}
 		for kind, ref := range refs {
-			var refZ []byte
-			if ref != nil {
-				refZ = Compress(ref)
-			}
 			stored := s.Delta(ref)
-			got, err := Decode(stored, refZ)
+			got, err := Decode(stored, ref)
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("%s against %s: Decode = %q, %v; want the event as received", name, kind, got, err)
 			}
@@ -113,18 +111,29 @@ func TestDecodeDamaged(t *testing.T) {
 	_, s := Encode(want)
 	ref := bytes.Replace(s.Mail, []byte(`"tags":{`), []byte(`"tags":{"x":["y"],`), 1)
 	stored := s.Delta(ref)
-	for name, c := range map[string]struct{ b, mailZ []byte }{
-		"cut in the header":       {stored[:2], Compress(ref)},
-		"cut in the rest":         {stored[:len(stored)-10], Compress(ref)},
-		"no mail object":          {stored, nil},
-		"a damaged mail object":   {stored, []byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3}},
-		"a shorter mail object":   {stored, Compress([]byte(`{}`))},
-		"a length past the end":   {[]byte{splitRaw, 0, 0, 0, 200, 'x'}, nil},
-		"an offset past the rest": {append([]byte{splitRaw, 120, 0, 0, 0}, Compress([]byte(`{}`))...), nil},
+	// Prefix and suffix lengths whose sum wraps around to 0 and to 1.
+	wrap := func(p, q uint64) []byte {
+		b := binary.AppendUvarint([]byte{splitRaw, 0}, p)
+		b = binary.AppendUvarint(b, q)
+		return append(append(b, 0), Compress([]byte(`{}`))...)
+	}
+	for name, c := range map[string]struct{ b, mail []byte }{
+		"cut in the header":                 {stored[:2], ref},
+		"cut in the rest":                   {stored[:len(stored)-10], ref},
+		"no mail object":                    {stored, nil},
+		"a shorter mail object":             {stored, []byte(`{}`)},
+		"a length past the end":             {[]byte{splitRaw, 0, 0, 0, 200, 'x'}, nil},
+		"an offset past the rest":           {append([]byte{splitRaw, 120, 0, 0, 0}, Compress([]byte(`{}`))...), nil},
+		"prefix and suffix wrapping to 0":   {wrap(math.MaxUint64, 1), nil},
+		"prefix and suffix wrapping to 1":   {wrap(1<<63, 1<<63+1), []byte(`{}`)},
+		"a suffix past the rest of the ref": {wrap(1, math.MaxUint64), []byte(`{}`)},
 	} {
-		if got, err := Decode(c.b, c.mailZ); err == nil {
+		if got, err := Decode(c.b, c.mail); err == nil {
 			t.Errorf("%s: Decode = %.60q, nil; want an error", name, got)
 		}
+	}
+	if got, err := MailOf([]byte{0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3}); err == nil {
+		t.Errorf("a damaged mail object: MailOf = %.60q, nil; want an error", got)
 	}
 }
 
@@ -163,6 +172,7 @@ func FuzzRoundTrip(f *testing.F) {
 		f.Add(b, []byte(`{"timestamp":"2026-01-01T00:00:00.000Z","tags":{}}`))
 	}
 	f.Add([]byte(`{"mail":{}}`), []byte(`{}`))
+	f.Add(append([]byte{splitRaw, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 1, 0}, Compress([]byte(`{}`))...), []byte(nil))
 	f.Fuzz(func(t *testing.T, raw, ref []byte) {
 		Decode(raw, ref) // must not panic
 		if !json.Valid(raw) {
@@ -179,14 +189,7 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("split off %q, not a part of %q", s.Mail, raw)
 		}
 		for _, r := range [][]byte{ref, s.Mail, nil} {
-			var refZ []byte
-			if len(r) > 0 {
-				refZ = Compress(r)
-			}
-			if len(r) == 0 {
-				r = nil
-			}
-			if got, err := Decode(s.Delta(r), refZ); err != nil || !bytes.Equal(got, raw) {
+			if got, err := Decode(s.Delta(r), r); err != nil || !bytes.Equal(got, raw) {
 				t.Fatalf("%q against %q: Decode = %q, %v", raw, r, got, err)
 			}
 		}

@@ -78,7 +78,7 @@ func open(ctx context.Context, dsn string, ckptEvery time.Duration, walLimit int
 		}
 		db.Engine = SQLite
 		// busy_timeout first so that every later pragma already waits.
-		pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		pragmas := "_pragma=busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 		var err error
 		// The writer keeps 64 MiB of pages cached and never checkpoints
 		// itself; a background connection does (see checkpointer). A WAL
@@ -127,7 +127,10 @@ func open(ctx context.Context, dsn string, ckptEvery time.Duration, walLimit int
 	return db, nil
 }
 
-// defaultWALLimit is 64 MiB of 4 KiB pages.
+// busyTimeoutMS is how long a SQLite connection waits for a lock.
+const busyTimeoutMS = 10000
+
+// defaultWALLimit is 64 MiB of 4 KiB pages (SQLite's default page size).
 const defaultWALLimit = 16384
 
 // checkpointer copies SQLite's WAL into the database file in the
@@ -141,12 +144,19 @@ func (db *DB) checkpointer() {
 	defer close(db.stopped)
 	t := time.NewTicker(db.ckptEvery)
 	defer t.Stop()
+	// Close need not wait for the writer's transaction to end.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-db.stop
+		cancel()
+	}()
 	for {
 		select {
 		case <-db.stop:
 			return
 		case <-t.C:
-			if !db.checkpointOnce() {
+			if !db.checkpointOnce(ctx) {
 				// A reader holds an old snapshot (a long export): let it
 				// finish rather than stall the writer again at once.
 				select {
@@ -161,18 +171,17 @@ func (db *DB) checkpointer() {
 
 // checkpointOnce is one pass of the checkpointer; false when the WAL is
 // past its limit and could not be emptied.
-func (db *DB) checkpointOnce() bool {
+func (db *DB) checkpointOnce(ctx context.Context) bool {
 	var busy, pages, copied int
-	err := db.checkpoint.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &pages, &copied)
-	return err != nil || pages <= db.walLimit || db.truncateWAL()
+	err := db.checkpoint.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &pages, &copied)
+	return err != nil || pages <= db.walLimit || db.truncateWAL(ctx)
 }
 
 // truncateWAL checkpoints and empties the WAL on the writer's own
 // connection: it waits for the transaction under way, and no other starts
 // until it is done. It waits for readers for at most 100 ms, and reports
 // whether it emptied the WAL.
-func (db *DB) truncateWAL() bool {
-	ctx := context.Background()
+func (db *DB) truncateWAL(ctx context.Context) bool {
 	c, err := db.write.Conn(ctx)
 	if err != nil {
 		return false
@@ -181,7 +190,7 @@ func (db *DB) truncateWAL() bool {
 	if _, err := c.ExecContext(ctx, `PRAGMA busy_timeout = 100`); err != nil {
 		return false
 	}
-	defer c.ExecContext(ctx, `PRAGMA busy_timeout = 10000`) // as opened
+	defer c.ExecContext(context.Background(), `PRAGMA busy_timeout = `+strconv.Itoa(busyTimeoutMS)) // as opened
 	var busy, pages, copied int
 	err = c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &pages, &copied)
 	return err == nil && busy == 0
@@ -256,6 +265,7 @@ type Tx struct {
 	stmts   *stmtCache
 	prepare []string
 	open    map[string]*sql.Rows
+	bound   map[string]*sql.Stmt // the cached statements bound to sqlTx
 }
 
 // timeLayout is how times are written to SQLite: fixed width, UTC, so that
@@ -349,6 +359,9 @@ func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 		}
 		delete(tx.open, query)
 	}
+	if st, ok := tx.bound[query]; ok {
+		return st
+	}
 	st, later := tx.stmts.get(query)
 	if st == nil {
 		if later {
@@ -356,7 +369,11 @@ func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 		}
 		return nil
 	}
-	return tx.sqlTx.StmtContext(ctx, st)
+	if tx.bound == nil {
+		tx.bound = make(map[string]*sql.Stmt)
+	}
+	tx.bound[query] = tx.sqlTx.StmtContext(ctx, st)
+	return tx.bound[query]
 }
 
 // QueryRow runs a query for at most one row. It is not cached: a Row does

@@ -48,6 +48,7 @@ func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Mess
 		return nil, err
 	}
 	defer rows.Close()
+	var raws [][]byte
 	for rows.Next() {
 		var e domain.StoredEvent
 		var raw []byte
@@ -55,16 +56,37 @@ func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Mess
 			&e.ComplaintType, &e.Link, &e.UserAgent, &e.IP, &raw); err != nil {
 			return nil, err
 		}
-		if raw != nil {
-			// A damaged frame shows no raw JSON (empty, not nil: the row
-			// still begins its event) rather than hiding the message.
-			if e.Raw, err = rawjson.Decode(raw, mail); err != nil || e.Raw == nil {
-				e.Raw = []byte{}
+		m.Events = append(m.Events, e)
+		raws = append(raws, raw)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	// The raw JSON: the message's mail object once, then each event
+	// against it. The first event split against it may have been stored
+	// after the message row was read (an older message without one): then
+	// read it again.
+	mailJSON, _ := rawjson.MailOf(mail)
+	for i, raw := range raws {
+		if raw == nil {
+			continue
+		}
+		b, err := rawjson.Decode(raw, mailJSON)
+		if err != nil && mail == nil {
+			if tx.QueryRow(ctx, `SELECT mail FROM ses_messages WHERE id = ?`, ref).Scan(&mail) == nil && mail != nil {
+				mailJSON, _ = rawjson.MailOf(mail)
+				b, err = rawjson.Decode(raw, mailJSON)
 			}
 		}
-		m.Events = append(m.Events, e)
+		// A damaged frame shows no raw JSON (empty, not nil: the row still
+		// begins its event) rather than hiding the message.
+		if err != nil || b == nil {
+			b = []byte{}
+		}
+		m.Events[i].Raw = b
 	}
-	return m, rows.Err()
+	return m, nil
 }
 
 // CountEvents returns how many event rows an organisation has.

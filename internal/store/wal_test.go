@@ -65,7 +65,7 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Fatalf("the writes ended before the WAL reached 16 MiB (%d bytes)", walSize())
 	}
 	for pass := 0; pass < 3 && written.Load() < txs; pass++ { // a pass whose truncation met the writer mid-transaction passes again
-		if !db.checkpointOnce() {
+		if !db.checkpointOnce(ctx) {
 			t.Fatalf("pass %d: the checkpointer could not empty the WAL with no reader about", pass)
 		}
 		if n := walSize(); n < 8*MiB {
