@@ -52,6 +52,14 @@ func stmtUsed(t *testing.T, db *DB) int {
 	return n
 }
 
+// openKVCache is openKV on SQLite with a cache of max statements.
+func openKVCache(t *testing.T, max int) *DB {
+	db := openKV(t, testdb.SQLite(t))
+	db.stmts.close()
+	db.stmts = newStmtCache(max, 1<<20)
+	return db
+}
+
 // The writer prepares a statement once and runs it prepared in later
 // transactions, with the same results as unprepared.
 func TestStmtCacheReuse(t *testing.T) {
@@ -136,9 +144,7 @@ func TestStmtCacheReuse(t *testing.T) {
 func TestStmtCacheEviction(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := openKV(t, testdb.SQLite(t))
-	db.stmts.close()
-	db.stmts = newStmtCache(3, 1<<20)
+	db := openKVCache(t, 3)
 	text := func(i int) string { return fmt.Sprintf(`INSERT INTO kv (k, v) VALUES (?, '%d')`, i) }
 	k := int64(0)
 	run := func(i int) {
@@ -273,9 +279,7 @@ func TestStmtCacheNestedQuery(t *testing.T) {
 func TestStmtCacheConcurrent(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db := openKV(t, testdb.SQLite(t))
-	db.stmts.close()
-	db.stmts = newStmtCache(2, 1<<20)
+	db := openKVCache(t, 2)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for g := range 4 {
