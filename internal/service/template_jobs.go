@@ -281,7 +281,7 @@ func (s *Service) RunDueTemplateJobs(ctx context.Context) (int, error) {
 	owner := domain.NewID()
 	n := 0
 	for n < maxSyncsPerPass && ctx.Err() == nil {
-		var due []store.DueJob
+		var due []store.Due
 		err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
 			due, err = store.DueTemplateJobs(ctx, tx, 10)
 			return err

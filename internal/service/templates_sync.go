@@ -173,7 +173,7 @@ func (s *Service) SyncDueTemplateSources(ctx context.Context) (int, error) {
 	owner := domain.NewID()
 	n := 0
 	for n < maxSyncsPerPass && ctx.Err() == nil {
-		var due []store.DueSource
+		var due []store.Due
 		err := s.DB.View(ctx, func(tx *store.Tx) (err error) {
 			due, err = store.DueTemplateSources(ctx, tx, SyncDebounce, 10)
 			return err

@@ -383,7 +383,7 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 			switch a := agg[k]; {
 			case a.mailZ != nil && bytes.Equal(mail, a.mailZ):
 				mails[k] = a.split.Mail // this call's copy: no need to read it back
-			case mail != nil:
+			case mail != nil && a.split != nil: // only a split row needs it
 				mails[k], _ = rawjson.MailOf(mail) // unreadable: the events keep their own
 			}
 			h := had[k]

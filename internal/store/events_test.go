@@ -28,14 +28,7 @@ func TestCompactEventsMigration(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
 		ctx := t.Context()
-		db, err := Open(ctx, e.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.migrateTo(ctx, 6); err != nil {
-			t.Fatal(err)
-		}
+		db := openTestDBAt(t, e, 6)
 		if v, err := db.SchemaVersion(ctx); err != nil || v >= 7 {
 			t.Fatalf("schema version %d, %v; want one before 0007", v, err)
 		}

@@ -383,14 +383,7 @@ func TestOrgNumbers(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
 		ctx := t.Context()
-		db, err := Open(ctx, e.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.migrateTo(ctx, 13); err != nil {
-			t.Fatal(err)
-		}
+		db := openTestDBAt(t, e, 13)
 		update(t, db, func(tx *Tx) error {
 			for _, id := range []string{"org_old1", "org_old2"} {
 				if err := CreateOrg(ctx, tx, &domain.Org{ID: id, Name: id}); err != nil {

@@ -402,13 +402,25 @@ func TestSubjectTerms(t *testing.T) {
 
 // openTestDB opens and migrates a test database.
 func openTestDB(t *testing.T, e testdb.Engine) *DB {
+	return openTestDBAt(t, e, 0)
+}
+
+// openTestDBAt is openTestDB with the schema at version (0: the newest),
+// for tests of a migration.
+func openTestDBAt(t *testing.T, e testdb.Engine, version int) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), e.DSN)
+	ctx := context.Background()
+	db, err := Open(ctx, e.DSN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
+	if version == 0 {
+		_, err = db.Migrate(ctx)
+	} else {
+		_, err = db.migrateTo(ctx, version)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return db

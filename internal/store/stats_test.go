@@ -252,14 +252,7 @@ func TestFeedbackRollupMigration(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
 		ctx := t.Context()
-		db, err := Open(ctx, e.DSN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.migrateTo(ctx, 9); err != nil {
-			t.Fatal(err)
-		}
+		db := openTestDBAt(t, e, 9)
 		at := time.Date(2026, 3, 10, 9, 41, 5, 123e6, time.UTC)
 		update(t, db, func(tx *Tx) error {
 			if err := CreateOrg(ctx, tx, &domain.Org{ID: "org_a", Name: "A"}); err != nil {

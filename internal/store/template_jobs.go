@@ -72,32 +72,14 @@ func TemplateJobByID(ctx context.Context, tx *Tx, orgID, id string) (*TemplateJo
 	return j, nil
 }
 
-// DueJob names a job a worker may run now.
-type DueJob struct {
-	OrgID, ID string
-}
-
 // jobDueWhere is when a job may be claimed: queued, or running under a
 // lease that ran out.
 const jobDueWhere = `(status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < ?)))`
 
 // DueTemplateJobs lists up to limit jobs to run, oldest first. Nothing is
 // held: ClaimTemplateJob takes one.
-func DueTemplateJobs(ctx context.Context, tx *Tx, limit int) ([]DueJob, error) {
-	rows, err := tx.Query(ctx, `SELECT org_id, id FROM template_jobs WHERE `+jobDueWhere+` ORDER BY created_at, id LIMIT ?`, tx.Now(), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DueJob
-	for rows.Next() {
-		var d DueJob
-		if err := rows.Scan(&d.OrgID, &d.ID); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+func DueTemplateJobs(ctx context.Context, tx *Tx, limit int) ([]Due, error) {
+	return queryDue(ctx, tx, `SELECT org_id, id FROM template_jobs WHERE `+jobDueWhere+` ORDER BY created_at, id LIMIT ?`, tx.Now(), limit)
 }
 
 // ClaimTemplateJob leases a due job to owner until leaseUntil and marks

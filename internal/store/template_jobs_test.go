@@ -37,8 +37,8 @@ func TestTemplateJobStore(t *testing.T) {
 			return nil
 		})
 
-		due := func() []DueJob {
-			var d []DueJob
+		due := func() []Due {
+			var d []Due
 			view(t, db, func(tx *Tx) (err error) { d, err = DueTemplateJobs(ctx, tx, 10); return err })
 			return d
 		}

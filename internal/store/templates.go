@@ -165,9 +165,27 @@ func RequestTemplateSync(ctx context.Context, tx *Tx, orgID, id, trigger string)
 	return oneRow(res, err, "Template source")
 }
 
-// DueSource names a source a worker may sync now.
-type DueSource struct {
+// Due names a row a worker may take now: a source to sync, a job to run.
+type Due struct {
 	OrgID, ID string
+}
+
+// queryDue runs a query of org_id, id pairs.
+func queryDue(ctx context.Context, tx *Tx, query string, args ...any) ([]Due, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Due
+	for rows.Next() {
+		var d Due
+		if err := rows.Scan(&d.OrgID, &d.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // dueWhere is when a source is due: its schedule's time has come, or a
@@ -178,23 +196,10 @@ const dueWhere = `((next_sync_at IS NOT NULL AND next_sync_at <= ?) OR (sync_req
 // DueTemplateSources lists up to limit sources due for a sync, those that
 // have waited longest first. Nothing is held: ClaimTemplateSource takes
 // one.
-func DueTemplateSources(ctx context.Context, tx *Tx, debounce time.Duration, limit int) ([]DueSource, error) {
+func DueTemplateSources(ctx context.Context, tx *Tx, debounce time.Duration, limit int) ([]Due, error) {
 	now := tx.Now()
-	rows, err := tx.Query(ctx, `SELECT org_id, id FROM template_sources WHERE `+dueWhere+`
+	return queryDue(ctx, tx, `SELECT org_id, id FROM template_sources WHERE `+dueWhere+`
 		ORDER BY coalesce(sync_requested_at, next_sync_at), id LIMIT ?`, now, now.Add(-debounce), now, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DueSource
-	for rows.Next() {
-		var d DueSource
-		if err := rows.Scan(&d.OrgID, &d.ID); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // ClaimTemplateSource leases a source to owner until leaseUntil, if no

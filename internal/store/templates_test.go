@@ -136,7 +136,7 @@ func testTemplateLeases(t *testing.T, ctx context.Context, db *DB) {
 	hooked, scheduled, idle := newSource(t, db, o.ID, "hooked"), newSource(t, db, o.ID, "scheduled"), newSource(t, db, o.ID, "idle")
 	due := func() []string {
 		t.Helper()
-		var ds []DueSource
+		var ds []Due
 		view(t, db, func(tx *Tx) (err error) { ds, err = DueTemplateSources(ctx, tx, 5*time.Second, 10); return err })
 		var ids []string
 		for _, d := range ds {
