@@ -130,7 +130,8 @@ func SearchMessages(ctx context.Context, tx *Tx, orgID string, f *MessageSearch,
 // searchPlan is how a search reads its rows.
 type searchPlan struct {
 	// name: "recipient" (an address's or a domain's index range, in
-	// order), "prefix" (an address prefix's index range, sorted), "word"
+	// order), "prefix" (an address prefix's index range, sorted; on
+	// PostgreSQL, for a common prefix, the recipients by send time), "word"
 	// (a subject word's rows of subject_words, in order), "words" (a
 	// subject word prefix's rows, sorted), "tag" (a tag's rows of
 	// message_tags, in order), "status" (the partial status index, in
@@ -151,7 +152,9 @@ type searchPlan struct {
 // word prefix matching at most searchScanThreshold entries (sorted).
 // Otherwise the messages are read newest first, by the index of a
 // message filter (connection, configuration set, template, sender or
-// sending domain) when there is one.
+// sending domain) when there is one; on PostgreSQL a common address
+// prefix takes the prefix plan's query instead, and its planner walks
+// the recipients newest first by their send time (migration 0016).
 //
 // num is the organisation's number (orgNum), the key of subject_words and
 // message_tags.
@@ -218,6 +221,11 @@ func choosePlan(ctx context.Context, tx *Tx, orgID string, num int64, f *Message
 		if n <= searchScanThreshold {
 			return searchPlan{name: "words", term: i}, nil
 		}
+	}
+	if f.RecipientPrefix != "" && tx.engine == Postgres {
+		// A common prefix: the recipients newest first (migration
+		// 0016's index), each tested in the index.
+		return searchPlan{name: "prefix"}, nil
 	}
 	return searchPlan{name: "time"}, nil
 }
@@ -459,10 +467,38 @@ func SearchPlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (st
 	return p.name, err
 }
 
-// countCapped counts the rows of a query, up to searchScanThreshold+1.
+// countCapped counts the rows of a query, up to searchScanThreshold+1, to
+// choose a plan. SQLite counts them. PostgreSQL's planner estimates them
+// from its statistics instead: counting reads 20,000 index entries, and
+// each one's table row too where the visibility map does not yet say the
+// page is visible to all (recent rows; always here, where autovacuum is
+// off): 50–100 ms for a three-character address prefix at 1M messages,
+// against well under a millisecond to plan. The estimate only chooses
+// between plans that give the same rows.
 func countCapped(ctx context.Context, tx *Tx, query string, args ...any) (n int, err error) {
+	if tx.engine == Postgres {
+		return estimateRows(ctx, tx, query, args...)
+	}
 	err = tx.QueryRow(ctx, `SELECT count(*) FROM (`+query+` LIMIT ?) x`, tx.customPlan(append(args, searchScanThreshold+1))...).Scan(&n)
 	return n, err
+}
+
+// estimateRows returns PostgreSQL's estimate of how many rows a query
+// returns (EXPLAIN's "Plan Rows"), planned for its arguments.
+func estimateRows(ctx context.Context, tx *Tx, query string, args ...any) (int, error) {
+	var out []byte
+	if err := tx.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+query, tx.customPlan(args)...).Scan(&out); err != nil {
+		return 0, err
+	}
+	var plans []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if err := json.Unmarshal(out, &plans); err != nil || len(plans) == 0 {
+		return 0, fmt.Errorf("estimate: unexpected EXPLAIN output %.200q", out)
+	}
+	return int(min(plans[0].Plan.Rows, float64(searchScanThreshold+1))), nil
 }
 
 // customPlan makes PostgreSQL plan a search for its own arguments every

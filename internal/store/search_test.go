@@ -350,6 +350,29 @@ func TestSearchPlansAgree(t *testing.T) {
 				}
 			}
 		}
+		// A prefix more common than searchScanThreshold: on PostgreSQL
+		// the prefix plan's query, walked by send time (migration 0016);
+		// on SQLite the messages newest first.
+		threshold := searchScanThreshold
+		searchScanThreshold = 5
+		defer func() { searchScanThreshold = threshold }()
+		for _, f := range []MessageSearch{
+			{RecipientPrefix: "user1"},
+			{RecipientPrefix: "user", Template: "tpl-1"},
+			{RecipientPrefix: "user", Statuses: []string{domain.StatusBouncedHard}},
+		} {
+			want := "time"
+			if e.Name == "postgres" {
+				want = "prefix"
+			}
+			plan, a := all(f, "")
+			if f.Statuses == nil && plan != want {
+				t.Errorf("%+v, a common prefix: plan %s, want %s", f, plan, want)
+			}
+			if _, b := all(f, "time"); len(a) == 0 || !reflect.DeepEqual(a, b) {
+				t.Errorf("%+v, a common prefix: the %s plan gives %d rows, the time plan %d", f, plan, len(a), len(b))
+			}
+		}
 	})
 }
 
