@@ -352,25 +352,46 @@ func TestSearchPlansAgree(t *testing.T) {
 		}
 		// A prefix more common than searchScanThreshold: on PostgreSQL
 		// the prefix plan's query, walked by send time (migration 0016);
-		// on SQLite the messages newest first.
+		// on SQLite the messages newest first. A rare status drives the
+		// search instead of it. Twice on PostgreSQL: without statistics
+		// its estimate is 1 and the rows are counted; after ANALYZE the
+		// estimate is taken.
 		threshold := searchScanThreshold
 		searchScanThreshold = 5
 		defer func() { searchScanThreshold = threshold }()
-		for _, f := range []MessageSearch{
-			{RecipientPrefix: "user1"},
-			{RecipientPrefix: "user", Template: "tpl-1"},
-			{RecipientPrefix: "user", Statuses: []string{domain.StatusBouncedHard}},
-		} {
-			want := "time"
-			if e.Name == "postgres" {
-				want = "prefix"
+		passes := []string{"counted"}
+		if e.Name == "postgres" {
+			passes = append(passes, "estimated")
+		}
+		for _, pass := range passes {
+			if pass == "estimated" {
+				if _, err := db.write.ExecContext(ctx, "ANALYZE"); err != nil {
+					t.Fatal(err)
+				}
+				var est int
+				db.View(ctx, func(tx *Tx) (err error) {
+					est, err = estimateRows(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_id = ? AND r.recipient ~>=~ ? AND r.recipient ~<~ ?`, "org_a", "user1", "user2")
+					return err
+				})
+				if est <= estimateTrusted*searchScanThreshold {
+					t.Fatalf("after ANALYZE PostgreSQL estimates %d rows of the prefix user1, too few to be taken without counting", est)
+				}
 			}
-			plan, a := all(f, "")
-			if f.Statuses == nil && plan != want {
-				t.Errorf("%+v, a common prefix: plan %s, want %s", f, plan, want)
-			}
-			if _, b := all(f, "time"); len(a) == 0 || !reflect.DeepEqual(a, b) {
-				t.Errorf("%+v, a common prefix: the %s plan gives %d rows, the time plan %d", f, plan, len(a), len(b))
+			for _, c := range []struct {
+				f    MessageSearch
+				want string
+			}{
+				{MessageSearch{RecipientPrefix: "user1"}, map[bool]string{true: "prefix", false: "time"}[e.Name == "postgres"]},
+				{MessageSearch{RecipientPrefix: "user", Template: "tpl-1"}, map[bool]string{true: "prefix", false: "time"}[e.Name == "postgres"]},
+				{MessageSearch{RecipientPrefix: "user", Statuses: []string{domain.StatusBouncedHard}}, "status"},
+			} {
+				plan, a := all(c.f, "")
+				if plan != c.want {
+					t.Errorf("%+v, a common prefix (%s): plan %s, want %s", c.f, pass, plan, c.want)
+				}
+				if _, b := all(c.f, "time"); len(a) == 0 || !reflect.DeepEqual(a, b) {
+					t.Errorf("%+v, a common prefix (%s): the %s plan gives %d rows, the time plan %d", c.f, pass, plan, len(a), len(b))
+				}
 			}
 		}
 	})
