@@ -36,9 +36,12 @@ type Options struct {
 	MaxBatch  int           // rows per transaction at most (default 2000)
 	MaxWait   time.Duration // how long a batch waits to fill; 0 (default): it takes what is queued
 	QueueSize int           // requests waiting at most before 503 (default 20000)
-	// Writers is how many transactions run at once: 1 on SQLite (one
-	// writer at a time anyway), 4 on PostgreSQL by default (8 measured slower on 2 cores), so that one
-	// batch's commit (its WAL flush) overlaps the next batch's work.
+	// Writers is how many transactions run at once (default 1). On
+	// SQLite there is one writer at a time anyway. On PostgreSQL, batches
+	// in parallel wait on each other's locks on the same rollup rows (the
+	// current hour's): 4 writers stored 1,644–1,887 events/s from 64
+	// clients, 2 stored 1,793 and 1 stored 2,273–2,520 (BENCHMARKS.md,
+	// "One writer on PostgreSQL").
 	Writers int
 }
 
@@ -93,9 +96,6 @@ func NewWriter(db *store.DB, keyring *secret.Keyring, logger *slog.Logger, opts 
 	}
 	if opts.Writers <= 0 {
 		opts.Writers = 1
-		if db.Engine == store.Postgres {
-			opts.Writers = 4
-		}
 	}
 	w.opts = opts
 	var wg sync.WaitGroup
