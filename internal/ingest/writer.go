@@ -41,7 +41,7 @@ type Options struct {
 	// in parallel wait on each other's locks on the same rollup rows (the
 	// current hour's): 4 writers stored 1,644–1,887 events/s from 64
 	// clients, 2 stored 1,793 and 1 stored 2,273–2,520 (BENCHMARKS.md,
-	// "One writer on PostgreSQL").
+	// "One writer on PostgreSQL, a smaller SQLite writer cache").
 	Writers int
 }
 

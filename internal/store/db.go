@@ -84,9 +84,9 @@ func open(ctx context.Context, dsn string, ckptEvery time.Duration, walLimit int
 		// itself; a background connection does (see checkpointer). With
 		// 64 MiB the server's RSS reached 216 MB over a million loadgen
 		// events, against 124 MB, for 2,816 events/s against 2,665 in
-		// one run each (BENCHMARKS.md, "The SQLite writer's cache"). A WAL
-		// that a burst made larger than 64 MiB is cut back to that when
-		// it restarts.
+		// one run each (BENCHMARKS.md, "One writer on PostgreSQL, a smaller
+		// SQLite writer cache"). A WAL that a burst made larger than 64 MiB
+		// is cut back to that when it restarts.
 		if db.write, err = sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_txlock=immediate"); err != nil {
 			return nil, err
 		}

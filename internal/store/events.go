@@ -67,16 +67,16 @@ func (tx *Tx) greatest() string {
 // chunk is how many rows one multi-row statement carries at most.
 const chunk = 250
 
-// chunks yields s in parts of chunk elements. With fixed, the rest comes in
-// parts whose sizes are powers of two: each multi-row statement then has a
-// few texts only, which SQLite's writer keeps prepared (stmtCache),
-// instead of a new text for almost every batch. On PostgreSQL each part is
-// a round trip, so the rest is one part.
-func chunks[S ~[]E, E any](s S, fixed bool) iter.Seq[S] {
+// chunks yields s in parts of chunk elements for a multi-row statement on
+// engine e. On SQLite the rest comes in parts whose sizes are powers of
+// two: each statement then has a few texts only, which SQLite's writer
+// keeps prepared (stmtCache), instead of a new text for almost every
+// batch. On PostgreSQL each part is a round trip, so the rest is one part.
+func chunks[S ~[]E, E any](e Engine, s S) iter.Seq[S] {
 	return func(yield func(S) bool) {
 		for len(s) > 0 {
 			n := min(chunk, len(s))
-			if fixed && n < chunk {
+			if e == SQLite && n < chunk {
 				n = 1 << (bits.Len(uint(n)) - 1)
 			}
 			if !yield(s[:n:n]) {
@@ -240,7 +240,7 @@ func insertEventRows(ctx context.Context, tx *Tx, rows []EventRow, fresh []int, 
 		}
 		return markInserted(res, byKey, inserted)
 	}
-	for part := range chunks(fresh, tx.engine == SQLite) {
+	for part := range chunks(tx.engine, fresh) {
 		args := make([]any, 0, len(part)*14)
 		for _, i := range part {
 			r := &rows[i]
@@ -328,7 +328,7 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 	sent := make(map[int64]time.Time, len(order))
 	mails := make(map[msgKey][]byte, len(order))
 	var indexed []indexedMessage
-	for part := range chunks(order, tx.engine == SQLite) {
+	for part := range chunks(tx.engine, order) {
 		// What the stored messages hold already: a subject or tags stored
 		// now for the first time are indexed.
 		had, err := storedMessages(ctx, tx, part)
@@ -486,7 +486,7 @@ func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) erro
 		}
 		return cmpSentRef(a.sent, b.sent, a.ref, b.ref)
 	})
-	for part := range chunks(words, tx.engine == SQLite) {
+	for part := range chunks(tx.engine, words) {
 		args := make([]any, 0, len(part)*4)
 		for _, w := range part {
 			args = append(args, w.org, w.word, msTime(w.sent), w.ref)
@@ -495,7 +495,7 @@ func insertMessageIndex(ctx context.Context, tx *Tx, msgs []indexedMessage) erro
 			return fmt.Errorf("index subject words: %w", err)
 		}
 	}
-	for part := range chunks(tags, tx.engine == SQLite) {
+	for part := range chunks(tx.engine, tags) {
 		args := make([]any, 0, len(part)*5)
 		for _, t := range part {
 			args = append(args, t.org, t.key, t.value, msTime(t.sent), t.ref)
@@ -550,7 +550,7 @@ func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow, refs []int6
 	})
 	g := tx.greatest()
 	wins := `(excluded.status_rank > message_recipients.status_rank OR (excluded.status_rank = message_recipients.status_rank AND excluded.status_at > message_recipients.status_at))`
-	for part := range chunks(order, tx.engine == SQLite) {
+	for part := range chunks(tx.engine, order) {
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]
@@ -631,7 +631,7 @@ func upsertStats(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	}
 	sort.Strings(order)
 	g := tx.greatest()
-	for part := range chunks(order, tx.engine == SQLite) {
+	for part := range chunks(tx.engine, order) {
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]

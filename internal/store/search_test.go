@@ -369,20 +369,27 @@ func TestSearchPlansAgree(t *testing.T) {
 					t.Fatal(err)
 				}
 				var est int
-				db.View(ctx, func(tx *Tx) (err error) {
+				err := db.View(ctx, func(tx *Tx) (err error) {
 					est, err = estimateRows(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_id = ? AND r.recipient ~>=~ ? AND r.recipient ~<~ ?`, "org_a", "user1", "user2")
 					return err
 				})
+				if err != nil {
+					t.Fatal(err)
+				}
 				if est <= estimateTrusted*searchScanThreshold {
 					t.Fatalf("after ANALYZE PostgreSQL estimates %d rows of the prefix user1, too few to be taken without counting", est)
 				}
+			}
+			common := "time" // the plan of a common prefix alone
+			if e.Name == "postgres" {
+				common = "prefix"
 			}
 			for _, c := range []struct {
 				f    MessageSearch
 				want string
 			}{
-				{MessageSearch{RecipientPrefix: "user1"}, map[bool]string{true: "prefix", false: "time"}[e.Name == "postgres"]},
-				{MessageSearch{RecipientPrefix: "user", Template: "tpl-1"}, map[bool]string{true: "prefix", false: "time"}[e.Name == "postgres"]},
+				{MessageSearch{RecipientPrefix: "user1"}, common},
+				{MessageSearch{RecipientPrefix: "user", Template: "tpl-1"}, common},
 				{MessageSearch{RecipientPrefix: "user", Statuses: []string{domain.StatusBouncedHard}}, "status"},
 			} {
 				plan, a := all(c.f, "")

@@ -694,7 +694,7 @@ func addCounts[K comparable](ctx context.Context, tx *Tx, table string, cols []s
 	keys := slices.SortedFunc(maps.Keys(counts), cmp)
 	list := strings.Join(cols, ", ")
 	width := len(cols) + 1
-	for part := range chunks(keys, tx.engine == SQLite) {
+	for part := range chunks(tx.engine, keys) {
 		args := make([]any, 0, len(part)*width)
 		for _, k := range part {
 			v, err := vals(k)

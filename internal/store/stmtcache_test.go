@@ -360,7 +360,7 @@ func TestChunks(t *testing.T) {
 			s[i] = i
 		}
 		var got []int
-		for part := range chunks(s, true) {
+		for part := range chunks(SQLite, s) {
 			if k := len(part); k != chunk && k&(k-1) != 0 || k == 0 {
 				t.Fatalf("n=%d: a part of %d", n, k)
 			}
@@ -375,7 +375,7 @@ func TestChunks(t *testing.T) {
 		t.Errorf("%d sizes; want 9", len(sizes))
 	}
 	var parts []int
-	for part := range chunks(make([]int, 2*chunk+7), false) {
+	for part := range chunks(Postgres, make([]int, 2*chunk+7)) {
 		parts = append(parts, len(part))
 	}
 	if !slices.Equal(parts, []int{chunk, chunk, 7}) {
