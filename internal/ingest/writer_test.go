@@ -28,7 +28,7 @@ type writerEnv struct {
 	w    *Writer
 }
 
-func newWriterEnv(t *testing.T, e testdb.Engine, opts Options) *writerEnv {
+func newWriterEnv(t testing.TB, e testdb.Engine, opts Options) *writerEnv {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, e.DSN)

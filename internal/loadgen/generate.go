@@ -295,3 +295,15 @@ func envelopeID(m *message, j int) string {
 	h := m.hex
 	return fmt.Sprintf("%s-%s-%s-%s-%s%04x", h[:8], h[8:12], h[12:16], h[16:20], h[20:28], j)
 }
+
+// Bodies returns the EventBridge envelopes of message i's events, in the
+// order SES would publish them: what loadgen posts for that message, for
+// benchmarks that skip HTTP.
+func (g *Generator) Bodies(i uint64) [][]byte {
+	m := g.message(i)
+	out := make([][]byte, len(m.events))
+	for j := range m.events {
+		out[j] = g.body(m, j)
+	}
+	return out
+}

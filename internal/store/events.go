@@ -335,71 +335,40 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
-		args := make([]any, 0, len(part)*13)
-		for _, k := range part {
-			a := agg[k]
-			r := a.r
-			sentAt := r.MailTime
-			if sentAt.IsZero() {
-				sentAt = a.first
+		// On SQLite an UPDATE rewrites every index on a column it assigns,
+		// whether the value changes or not, and each of ses_messages'
+		// search indexes ends in sent_at. A message stored before with
+		// every column this call could fill in is updated by a statement
+		// that assigns only its event times and mail object. PostgreSQL
+		// compares the values (an unchanged row is a HOT update), and its
+		// seed runs several writers, which must lock messages in one
+		// order: one statement there.
+		groups := [][]msgKey{part}
+		if tx.engine == SQLite {
+			var narrow, wide []msgKey
+			for _, k := range part {
+				if h, ok := had[k]; ok && !h.fills(agg[k].r) {
+					narrow = append(narrow, k)
+				} else {
+					wide = append(wide, k)
+				}
 			}
-			var mail any
-			if a.split != nil && !had[k].mail {
-				// The message's copy, unless it has one: compressed here,
-				// once per message, rather than by every event.
-				a.mailZ = rawjson.Compress(a.split.Mail)
-				mail = a.mailZ
-			}
-			args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
-				msTime(sentAt), msTime(a.first), msTime(a.last), mail)
+			groups = [][]msgKey{narrow, wide}
 		}
-		// DO UPDATE (never DO NOTHING) so that RETURNING names every
-		// message, stored before or not, with the mail object its events
-		// are stored against (the first one stored, whichever transaction
-		// that was).
-		res, err := tx.Query(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail)
-			VALUES `+values(len(part), 13)+` ON CONFLICT (org_id, message_id) DO UPDATE SET
-			`+keep("sender")+`, `+keep("sending_domain")+`, `+keep("subject")+`, `+keep("config_set")+`, `+keep("template")+`, `+keep("tags")+`,
-			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at),
-			first_event_at = `+l+`(ses_messages.first_event_at, excluded.first_event_at),
-			last_event_at = `+g+`(ses_messages.last_event_at, excluded.last_event_at),
-			mail = COALESCE(ses_messages.mail, excluded.mail)
-			RETURNING org_id, message_id, id, sent_at, subject, tags, mail`, args...)
-		if err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
-		}
-		for res.Next() {
-			var k msgKey
-			var id int64
-			var sentAt time.Time
-			var subject, tags string
-			var mail []byte
-			if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}, &subject, &tags, &mail); err != nil {
-				res.Close()
-				return nil, nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
+		for gi, group := range groups {
+			if len(group) == 0 {
+				continue
 			}
-			refs[k] = id
-			sent[id] = sentAt
-			switch a := agg[k]; {
-			case a.mailZ != nil && bytes.Equal(mail, a.mailZ):
-				mails[k] = a.split.Mail // this call's copy: no need to read it back
-			case mail != nil && a.split != nil: // only a split row needs it
-				mails[k], _ = rawjson.MailOf(mail) // unreadable: the events keep their own
+			set := `first_event_at = ` + l + `(ses_messages.first_event_at, excluded.first_event_at),
+			last_event_at = ` + g + `(ses_messages.last_event_at, excluded.last_event_at),
+			mail = COALESCE(ses_messages.mail, excluded.mail)`
+			if len(groups) == 1 || gi == 1 {
+				set = keep("sender") + `, ` + keep("sending_domain") + `, ` + keep("subject") + `, ` + keep("config_set") + `, ` + keep("template") + `, ` + keep("tags") + `,
+			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at), ` + set
 			}
-			h := had[k]
-			if h.subject {
-				subject = ""
+			if err := upsertMessageGroup(ctx, tx, group, set, agg, had, refs, sent, mails, &indexed); err != nil {
+				return nil, nil, nil, nil, err
 			}
-			if h.tags {
-				tags = ""
-			}
-			if subject != "" || tags != "" {
-				indexed = append(indexed, indexedMessage{org: k.org, ref: id, sent: sentAt, subject: subject, tags: tags})
-			}
-		}
-		res.Close()
-		if err := res.Err(); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("upsert messages: %w", err)
 		}
 	}
 	if len(refs) != len(order) {
@@ -408,9 +377,94 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 	return refs, sent, mails, indexed, nil
 }
 
+// upsertMessageGroup stores or updates the messages keys (one statement,
+// set: its DO UPDATE assignments) and records what RETURNING names.
+func upsertMessageGroup(ctx context.Context, tx *Tx, keys []msgKey, set string, agg map[msgKey]*msgAgg, had map[msgKey]storedFields,
+	refs map[msgKey]int64, sent map[int64]time.Time, mails map[msgKey][]byte, indexed *[]indexedMessage) error {
+	args := make([]any, 0, len(keys)*13)
+	for _, k := range keys {
+		a := agg[k]
+		r := a.r
+		sentAt := r.MailTime
+		if sentAt.IsZero() {
+			sentAt = a.first
+		}
+		var mail any
+		if a.split != nil && !had[k].mail {
+			// The message's copy, unless it has one: compressed here,
+			// once per message, rather than by every event.
+			a.mailZ = rawjson.Compress(a.split.Mail)
+			mail = a.mailZ
+		}
+		args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
+			msTime(sentAt), msTime(a.first), msTime(a.last), mail)
+	}
+	// DO UPDATE (never DO NOTHING) so that RETURNING names every message,
+	// stored before or not, with the mail object its events are stored
+	// against (the first one stored, whichever transaction that was).
+	res, err := tx.Query(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail)
+		VALUES `+values(len(keys), 13)+` ON CONFLICT (org_id, message_id) DO UPDATE SET `+set+`
+		RETURNING org_id, message_id, id, sent_at, subject, tags, mail`, args...)
+	if err != nil {
+		return fmt.Errorf("upsert messages: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var k msgKey
+		var id int64
+		var sentAt time.Time
+		var subject, tags string
+		var mail []byte
+		if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}, &subject, &tags, &mail); err != nil {
+			return fmt.Errorf("upsert messages: %w", err)
+		}
+		refs[k] = id
+		sent[id] = sentAt
+		switch a := agg[k]; {
+		case a.mailZ != nil && bytes.Equal(mail, a.mailZ):
+			mails[k] = a.split.Mail // this call's copy: no need to read it back
+		case mail != nil && a.split != nil: // only a split row needs it
+			mails[k], _ = rawjson.MailOf(mail) // unreadable: the events keep their own
+		}
+		h := had[k]
+		if h.subject {
+			subject = ""
+		}
+		if h.tags {
+			tags = ""
+		}
+		if subject != "" || tags != "" {
+			*indexed = append(*indexed, indexedMessage{org: k.org, ref: id, sent: sentAt, subject: subject, tags: tags})
+		}
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("upsert messages: %w", err)
+	}
+	return nil
+}
+
 // storedFields says which of a stored message's indexed fields are set,
-// and whether it has its mail object.
-type storedFields struct{ subject, tags, mail bool }
+// and whether it has its mail object and the other columns an event can
+// fill in (set: a bit per column, storedCols' order).
+type storedFields struct {
+	subject, tags, mail bool
+	set                 int
+}
+
+// storedCols are the columns of a message that the first event naming
+// them fills in, each a bit of storedFields.set.
+var storedCols = [...]string{"sender", "sending_domain", "subject", "config_set", "template", "tags"}
+
+// fills reports whether storing r's message would fill in a column of the
+// stored one (empty there, not in r, or a send time it has not).
+func (h storedFields) fills(r *EventRow) bool {
+	for i, v := range [...]string{r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags} {
+		if v != "" && h.set&(1<<i) == 0 {
+			return true
+		}
+	}
+	return h.set&(1<<len(storedCols)) == 0
+}
 
 // storedMessages reads which of the messages keys are stored, with a
 // subject or tags.
@@ -419,8 +473,12 @@ func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]stor
 	for _, k := range keys {
 		args = append(args, k.org, k.id)
 	}
-	res, err := tx.Query(ctx, `SELECT org_id, message_id, CASE WHEN subject <> '' THEN 1 ELSE 0 END, CASE WHEN tags <> '' THEN 1 ELSE 0 END,
-		CASE WHEN mail IS NOT NULL THEN 1 ELSE 0 END
+	var set strings.Builder
+	for i, c := range storedCols {
+		fmt.Fprintf(&set, "CASE WHEN %s <> '' THEN %d ELSE 0 END + ", c, 1<<i)
+	}
+	fmt.Fprintf(&set, "CASE WHEN sent_at IS NOT NULL THEN %d ELSE 0 END", 1<<len(storedCols))
+	res, err := tx.Query(ctx, `SELECT org_id, message_id, CASE WHEN mail IS NOT NULL THEN 1 ELSE 0 END, `+set.String()+`
 		FROM ses_messages WHERE (org_id, message_id) IN (VALUES `+values(len(keys), 2)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
@@ -429,11 +487,11 @@ func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]stor
 	out := map[msgKey]storedFields{}
 	for res.Next() {
 		var k msgKey
-		var subject, tags, mail int
-		if err := res.Scan(&k.org, &k.id, &subject, &tags, &mail); err != nil {
+		var mail, set int
+		if err := res.Scan(&k.org, &k.id, &mail, &set); err != nil {
 			return nil, fmt.Errorf("read messages: %w", err)
 		}
-		out[k] = storedFields{subject == 1, tags == 1, mail == 1}
+		out[k] = storedFields{subject: set&(1<<2) != 0, tags: set&(1<<5) != 0, mail: mail == 1, set: set} // storedCols[2], [5]
 	}
 	return out, res.Err()
 }

@@ -237,3 +237,60 @@ func wantMessage(t *testing.T, db *DB, org, id string, want *domain.Message) {
 		t.Errorf("Message(%s, %s):\n got %+v\nwant %+v", org, id, got, want)
 	}
 }
+
+// A message first stored from an event without its headers (a Delivery
+// that arrived before its Send, here with none of them) takes them from
+// the first event that has them, and is then found by them; a later event
+// with other values changes nothing but the message's event times. On
+// SQLite the later events take the statement that assigns only those
+// times (upsertMessages), which must still move them.
+func TestInsertEventsFillsMessage(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		ctx := t.Context()
+		db := openTestDB(t, e)
+		bare := EventRow{Key: rowKey(1), OrgID: "a", ConnectionID: "conn-a", MessageID: "m-1", Type: "Delivery", At: evAt(3_000),
+			Recipient: "ann@example.com", Raw: []byte{1}}
+		full := EventRow{Key: rowKey(2), OrgID: "a", ConnectionID: "conn-a", MessageID: "m-1", Type: "Send", At: evAt(1_000),
+			Recipient: "ann@example.com", Raw: []byte{2}, Sender: "news@mail.shop.example", SendingDomain: "mail.shop.example",
+			Subject: "Spring sale", ConfigSet: "marketing", Template: "spring", Tags: `{"campaign":["spring"]}`, MailTime: evAt(0)}
+		other := full
+		other.Key, other.Type, other.At, other.Raw = rowKey(3), "Open", evAt(9_000), []byte{3}
+		other.Subject, other.ConfigSet, other.Tags = "Summer sale", "other", `{"campaign":["summer"]}`
+		for _, b := range [][]EventRow{{bare}, {full}, {other}} {
+			ensureOrgs(t, db, b)
+			update(t, db, func(tx *Tx) error { _, err := InsertEvents(ctx, tx, b); return err })
+		}
+		var m *domain.Message
+		view(t, db, func(tx *Tx) (err error) { m, err = Message(ctx, tx, "a", "m-1"); return err })
+		if m.Subject != "Spring sale" || m.Sender != full.Sender || m.SendingDomain != full.SendingDomain || m.ConfigSet != "marketing" ||
+			m.Template != "spring" || m.Tags != full.Tags || m.SentAt == nil || !m.SentAt.Equal(evAt(3_000)) {
+			// The send time is the first stored event's (its mail.timestamp,
+			// or its own time without one), kept: the search orders on it.
+			t.Errorf("message = %+v, want the Send's headers and the Delivery's time as sent", m)
+		}
+		if !m.FirstEventAt.Equal(evAt(1_000)) || !m.LastEventAt.Equal(evAt(9_000)) || len(m.Events) != 3 {
+			t.Errorf("message times %v–%v with %d events, want %v–%v with 3", m.FirstEventAt, m.LastEventAt, len(m.Events), evAt(1_000), evAt(9_000))
+		}
+		for _, f := range []MessageSearch{
+			{Subject: []SubjectTerm{{Word: "spring"}}},
+			{Tags: []Tag{{"campaign", "spring"}}},
+			{ConfigSet: "marketing"},
+			{Template: "spring"},
+			{Sender: full.Sender},
+		} {
+			var rows []SearchRow
+			view(t, db, func(tx *Tx) (err error) { rows, err = SearchMessages(ctx, tx, "a", &f, nil, 10); return err })
+			if len(rows) != 1 {
+				t.Errorf("search %+v: %d rows, want the message", f, len(rows))
+			}
+		}
+		for _, f := range []MessageSearch{{Subject: []SubjectTerm{{Word: "summer"}}}, {Tags: []Tag{{"campaign", "summer"}}}, {ConfigSet: "other"}} {
+			var rows []SearchRow
+			view(t, db, func(tx *Tx) (err error) { rows, err = SearchMessages(ctx, tx, "a", &f, nil, 10); return err })
+			if len(rows) != 0 {
+				t.Errorf("search %+v: %d rows, want none (the later event's values are not the message's)", f, len(rows))
+			}
+		}
+	})
+}
