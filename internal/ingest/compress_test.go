@@ -112,7 +112,7 @@ func TestRawJSONRoundTrip(t *testing.T) {
 		var mail []byte
 		var stored, whole int
 		if err := env.db.View(ctx, func(tx *store.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT mail FROM ses_messages WHERE org_id = ? AND message_id = ?`, env.conn.OrgID, id).Scan(&mail); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT mail FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND message_id = ?`, env.conn.OrgID, id).Scan(&mail); err != nil {
 				return err
 			}
 			return tx.QueryRow(ctx, `SELECT sum(length(raw)) FROM events WHERE raw IS NOT NULL AND message_ref = (SELECT id FROM ses_messages WHERE message_id = ?)`, id).Scan(&stored)

@@ -322,7 +322,7 @@ func TestWriter(t *testing.T) {
 			}
 			var hash []byte
 			if err := env.db.View(ctx, func(tx *store.Tx) error {
-				return tx.QueryRow(ctx, `SELECT recipient_hash FROM recipient_stats WHERE org_id = ?`, env.conn.OrgID).Scan(&hash)
+				return tx.QueryRow(ctx, `SELECT recipient_hash FROM recipient_stats WHERE org_num = (SELECT num FROM orgs WHERE id = ?)`, env.conn.OrgID).Scan(&hash)
 			}); err != nil {
 				t.Fatal(err)
 			}

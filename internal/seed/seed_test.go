@@ -73,7 +73,7 @@ func TestRun(t *testing.T) {
 		var messages, rows, rollups int64
 		var first, last time.Time
 		if err := db.View(ctx, func(tx *store.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM ses_messages WHERE org_id = ?`, conn.OrgID).Scan(&messages); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?)`, conn.OrgID).Scan(&messages); err != nil {
 				return err
 			}
 			if err := tx.QueryRow(ctx, `SELECT coalesce(sum(count), 0) FROM rollups_hourly WHERE org_id = ?`, conn.OrgID).Scan(&rollups); err != nil {

@@ -328,10 +328,11 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 	sent := make(map[int64]time.Time, len(order))
 	mails := make(map[msgKey][]byte, len(order))
 	var indexed []indexedMessage
+	nums := orgNums{}
 	for part := range chunks(tx.engine, order) {
 		// What the stored messages hold already: a subject or tags stored
 		// now for the first time are indexed.
-		had, err := storedMessages(ctx, tx, part)
+		had, err := storedMessages(ctx, tx, nums, part)
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -366,7 +367,7 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 				set = keep("sender") + `, ` + keep("sending_domain") + `, ` + keep("subject") + `, ` + keep("config_set") + `, ` + keep("template") + `, ` + keep("tags") + `,
 			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at), ` + set
 			}
-			if err := upsertMessageGroup(ctx, tx, group, set, agg, had, refs, sent, mails, &indexed); err != nil {
+			if err := upsertMessageGroup(ctx, tx, nums, group, set, agg, had, refs, sent, mails, &indexed); err != nil {
 				return nil, nil, nil, nil, err
 			}
 		}
@@ -379,10 +380,16 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 
 // upsertMessageGroup stores or updates the messages keys (one statement,
 // set: its DO UPDATE assignments) and records what RETURNING names.
-func upsertMessageGroup(ctx context.Context, tx *Tx, keys []msgKey, set string, agg map[msgKey]*msgAgg, had map[msgKey]storedFields,
+func upsertMessageGroup(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey, set string, agg map[msgKey]*msgAgg, had map[msgKey]storedFields,
 	refs map[msgKey]int64, sent map[int64]time.Time, mails map[msgKey][]byte, indexed *[]indexedMessage) error {
 	args := make([]any, 0, len(keys)*13)
+	orgOf := map[int64]string{}
 	for _, k := range keys {
+		num, err := nums.of(ctx, tx, k.org)
+		if err != nil {
+			return err
+		}
+		orgOf[num] = k.org
 		a := agg[k]
 		r := a.r
 		sentAt := r.MailTime
@@ -396,28 +403,29 @@ func upsertMessageGroup(ctx context.Context, tx *Tx, keys []msgKey, set string, 
 			a.mailZ = rawjson.Compress(a.split.Mail)
 			mail = a.mailZ
 		}
-		args = append(args, r.OrgID, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
+		args = append(args, num, r.MessageID, r.ConnectionID, r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags,
 			msTime(sentAt), msTime(a.first), msTime(a.last), mail)
 	}
 	// DO UPDATE (never DO NOTHING) so that RETURNING names every message,
 	// stored before or not, with the mail object its events are stored
 	// against (the first one stored, whichever transaction that was).
-	res, err := tx.Query(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail)
-		VALUES `+values(len(keys), 13)+` ON CONFLICT (org_id, message_id) DO UPDATE SET `+set+`
-		RETURNING org_id, message_id, id, sent_at, subject, tags, mail`, args...)
+	res, err := tx.Query(ctx, `INSERT INTO ses_messages (org_num, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail)
+		VALUES `+values(len(keys), 13)+` ON CONFLICT (org_num, message_id) DO UPDATE SET `+set+`
+		RETURNING org_num, message_id, id, sent_at, subject, tags, mail`, args...)
 	if err != nil {
 		return fmt.Errorf("upsert messages: %w", err)
 	}
 	defer res.Close()
 	for res.Next() {
 		var k msgKey
-		var id int64
+		var num, id int64
 		var sentAt time.Time
 		var subject, tags string
 		var mail []byte
-		if err := res.Scan(&k.org, &k.id, &id, utcTime{&sentAt}, &subject, &tags, &mail); err != nil {
+		if err := res.Scan(&num, &k.id, &id, utcTime{&sentAt}, &subject, &tags, &mail); err != nil {
 			return fmt.Errorf("upsert messages: %w", err)
 		}
+		k.org = orgOf[num]
 		refs[k] = id
 		sent[id] = sentAt
 		switch a := agg[k]; {
@@ -468,18 +476,24 @@ func (h storedFields) fills(r *EventRow) bool {
 
 // storedMessages reads which of the messages keys are stored, with a
 // subject or tags.
-func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]storedFields, error) {
+func storedMessages(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey) (map[msgKey]storedFields, error) {
 	args := make([]any, 0, 2*len(keys))
+	orgOf := map[int64]string{}
 	for _, k := range keys {
-		args = append(args, k.org, k.id)
+		num, err := nums.of(ctx, tx, k.org)
+		if err != nil {
+			return nil, err
+		}
+		orgOf[num] = k.org
+		args = append(args, num, k.id)
 	}
 	var set strings.Builder
 	for i, c := range storedCols {
 		fmt.Fprintf(&set, "CASE WHEN %s <> '' THEN %d ELSE 0 END + ", c, 1<<i)
 	}
 	fmt.Fprintf(&set, "CASE WHEN sent_at IS NOT NULL THEN %d ELSE 0 END", 1<<len(storedCols))
-	res, err := tx.Query(ctx, `SELECT org_id, message_id, CASE WHEN mail IS NOT NULL THEN 1 ELSE 0 END, `+set.String()+`
-		FROM ses_messages WHERE (org_id, message_id) IN (VALUES `+values(len(keys), 2)+`)`, args...)
+	res, err := tx.Query(ctx, `SELECT org_num, message_id, CASE WHEN mail IS NOT NULL THEN 1 ELSE 0 END, `+set.String()+`
+		FROM ses_messages WHERE (org_num, message_id) IN (VALUES `+strings.TrimSuffix(strings.Repeat("(CAST(? AS INTEGER), ?), ", len(keys)), ", ")+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read messages: %w", err)
 	}
@@ -487,10 +501,12 @@ func storedMessages(ctx context.Context, tx *Tx, keys []msgKey) (map[msgKey]stor
 	out := map[msgKey]storedFields{}
 	for res.Next() {
 		var k msgKey
+		var num int64
 		var mail, set int
-		if err := res.Scan(&k.org, &k.id, &mail, &set); err != nil {
+		if err := res.Scan(&num, &k.id, &mail, &set); err != nil {
 			return nil, fmt.Errorf("read messages: %w", err)
 		}
+		k.org = orgOf[num]
 		out[k] = storedFields{subject: set&(1<<2) != 0, tags: set&(1<<5) != 0, mail: mail == 1, set: set} // storedCols[2], [5]
 	}
 	return out, res.Err()
@@ -607,15 +623,20 @@ func upsertRecipients(ctx context.Context, tx *Tx, rows []*EventRow, refs []int6
 		return a.org < b.org || a.org == b.org && (a.ref < b.ref || a.ref == b.ref && a.recipient < b.recipient)
 	})
 	g := tx.greatest()
+	nums := orgNums{}
 	wins := `(excluded.status_rank > message_recipients.status_rank OR (excluded.status_rank = message_recipients.status_rank AND excluded.status_at > message_recipients.status_at))`
 	for part := range chunks(tx.engine, order) {
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]
-			args = append(args, k.org, k.ref, k.recipient, domainOf(k.recipient), a.status, a.rank, msTime(a.statusAt), msTime(a.last), msTime(sent[k.ref]))
+			num, err := nums.of(ctx, tx, k.org)
+			if err != nil {
+				return err
+			}
+			args = append(args, num, k.ref, k.recipient, domainOf(k.recipient), a.status, a.rank, msTime(a.statusAt), msTime(a.last), msTime(sent[k.ref]))
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_id, message_ref, recipient, domain, status, status_rank, status_at, last_event_at, sent_at)
-			VALUES `+values(len(part), 9)+` ON CONFLICT (org_id, message_ref, recipient) DO UPDATE SET
+		_, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_num, message_ref, recipient, domain, status, status_rank, status_at, last_event_at, sent_at)
+			VALUES `+values(len(part), 9)+` ON CONFLICT (org_num, message_ref, recipient) DO UPDATE SET
 			status = CASE WHEN `+wins+` THEN excluded.status ELSE message_recipients.status END,
 			status_at = CASE WHEN `+wins+` THEN excluded.status_at ELSE message_recipients.status_at END,
 			status_rank = `+g+`(message_recipients.status_rank, excluded.status_rank),
@@ -689,14 +710,19 @@ func upsertStats(ctx context.Context, tx *Tx, rows []*EventRow) error {
 	}
 	sort.Strings(order)
 	g := tx.greatest()
+	nums := orgNums{}
 	for part := range chunks(tx.engine, order) {
 		args := make([]any, 0, len(part)*9)
 		for _, k := range part {
 			a := agg[k]
-			args = append(args, a.org, a.hash, a.n[0], a.n[1], a.n[2], a.n[3], a.n[4], a.n[5], msTime(a.last))
+			num, err := nums.of(ctx, tx, a.org)
+			if err != nil {
+				return err
+			}
+			args = append(args, num, a.hash, a.n[0], a.n[1], a.n[2], a.n[3], a.n[4], a.n[5], msTime(a.last))
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO recipient_stats (org_id, recipient_hash, sent, delivered, bounced, complained, opened, clicked, last_event_at)
-			VALUES `+values(len(part), 9)+` ON CONFLICT (org_id, recipient_hash) DO UPDATE SET
+		_, err := tx.Exec(ctx, `INSERT INTO recipient_stats (org_num, recipient_hash, sent, delivered, bounced, complained, opened, clicked, last_event_at)
+			VALUES `+values(len(part), 9)+` ON CONFLICT (org_num, recipient_hash) DO UPDATE SET
 			sent = recipient_stats.sent + excluded.sent, delivered = recipient_stats.delivered + excluded.delivered,
 			bounced = recipient_stats.bounced + excluded.bounced, complained = recipient_stats.complained + excluded.complained,
 			opened = recipient_stats.opened + excluded.opened, clicked = recipient_stats.clicked + excluded.clicked,

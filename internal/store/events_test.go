@@ -36,6 +36,11 @@ func TestCompactEventsMigration(t *testing.T) {
 		// The same SES message id in two organisations.
 		const orgA, orgB, msg = "org_a", "org_b", "0100018f-m1"
 		update(t, db, func(tx *Tx) error {
+			for _, org := range []string{orgA, orgB} {
+				if _, err := tx.Exec(ctx, `INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)`, org, org, tx.Now()); err != nil {
+					return err
+				}
+			}
 			for _, m := range []struct {
 				org, subject string
 				last         time.Time
@@ -126,14 +131,16 @@ func TestCompactEventsMigration(t *testing.T) {
 		var statsAt time.Time
 		var opened int
 		view(t, db, func(tx *Tx) error {
-			return tx.QueryRow(ctx, `SELECT opened, last_event_at FROM recipient_stats WHERE org_id = ? AND recipient_hash = ?`, orgA, rowKey(9)).Scan(&opened, utcTime{&statsAt})
+			return tx.QueryRow(ctx, `SELECT opened, last_event_at FROM recipient_stats WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND recipient_hash = ?`, orgA, rowKey(9)).Scan(&opened, utcTime{&statsAt})
 		})
 		if opened != 1 || !statsAt.Equal(evAt(90_123)) {
 			t.Errorf("recipient_stats after migration: opened %d, last event %v; want 1, %v", opened, statsAt, evAt(90_123))
 		}
 
 		// Ingest after the migration: the Delivery again (a duplicate), a
-		// Click, and a late DeliveryDelay for the bounced address.
+		// Click, a late DeliveryDelay for the bounced address, and a new
+		// message, whose id follows the copied ones (0007 and 0017 copy
+		// the messages with their ids).
 		row := func(key byte, typ, rcpt string, at time.Time) EventRow {
 			return EventRow{Key: rowKey(key), OrgID: orgA, ConnectionID: "conn-1", MessageID: msg, Type: typ, At: at, Recipient: rcpt,
 				Raw: rawjson.Compress([]byte("raw-" + typ)), Sender: "news@shop.example", SendingDomain: "shop.example", Subject: "Spring sale",
@@ -141,16 +148,19 @@ func TestCompactEventsMigration(t *testing.T) {
 		}
 		ensureOrgs(t, db, []EventRow{row(4, "Delivery", "ann@example.com", evAt(2_345))})
 		var inserted []bool
+		newMsg := row(10, "Send", "dee@example.com", evAt(200_000))
+		newMsg.MessageID = "0100018f-m2"
 		update(t, db, func(tx *Tx) (err error) {
 			inserted, err = InsertEvents(ctx, tx, []EventRow{
 				row(4, "Delivery", "ann@example.com", evAt(2_345)),
 				row(7, "Click", "ann@example.com", evAt(100_000)),
 				row(8, "DeliveryDelay", "bob@example.org", evAt(500)),
+				newMsg,
 			})
 			return err
 		})
-		if !slices.Equal(inserted, []bool{false, true, true}) {
-			t.Errorf("InsertEvents after migration = %v, want [false true true]", inserted)
+		if !slices.Equal(inserted, []bool{false, true, true, true}) {
+			t.Errorf("InsertEvents after migration = %v, want [false true true true]", inserted)
 		}
 		want.LastEventAt = evAt(100_000)
 		want.Recipients[0].Status, want.Recipients[0].StatusAt, want.Recipients[0].LastEventAt = domain.StatusClicked, evAt(100_000), evAt(100_000)
@@ -160,10 +170,15 @@ func TestCompactEventsMigration(t *testing.T) {
 			old[2], old[3], old[4],
 			{Type: "Click", At: evAt(100_000), Recipient: "ann@example.com", Raw: []byte("raw-Click")}}
 		wantMessage(t, db, orgA, msg, want)
+		var m2 *domain.Message
+		view(t, db, func(tx *Tx) (err error) { m2, err = Message(ctx, tx, orgA, newMsg.MessageID); return err })
+		if len(m2.Events) != 1 || len(m2.Recipients) != 1 || m2.Recipients[0].Address != "dee@example.com" {
+			t.Errorf("new message after migration = %+v", m2)
+		}
 		var n int64
 		view(t, db, func(tx *Tx) (err error) { n, err = CountEvents(ctx, tx, orgA); return err })
-		if n != 7 {
-			t.Errorf("CountEvents(org_a) = %d, want 7", n)
+		if n != 8 {
+			t.Errorf("CountEvents(org_a) = %d, want 8", n)
 		}
 	})
 }

@@ -11,20 +11,25 @@ import (
 // order, or ENotFound.
 //
 // Recipients and events refer to their message by its id. They are read
-// here by the id of a message selected by org_id, and events (which carry
-// no org_id of their own) only through a subquery on ses_messages by
-// org_id: an organisation never reads another's rows.
+// here by the id of a message selected by the organisation's number, and
+// events (which carry no organisation of their own) only through a
+// subquery on ses_messages by that number: an organisation never reads
+// another's rows.
 func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Message, error) {
-	m := &domain.Message{}
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	m := &domain.Message{OrgID: orgID}
 	var ref int64
 	var mail []byte
-	err := tx.QueryRow(ctx, `SELECT id, org_id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail
-		FROM ses_messages WHERE org_id = ? AND message_id = ?`, orgID, messageID).Scan(&ref, &m.OrgID, &m.MessageID, &m.ConnectionID, &m.Sender, &m.SendingDomain,
+	err = tx.QueryRow(ctx, `SELECT id, message_id, connection_id, sender, sending_domain, subject, config_set, template, tags, sent_at, first_event_at, last_event_at, mail
+		FROM ses_messages WHERE org_num = ? AND message_id = ?`, num, messageID).Scan(&ref, &m.MessageID, &m.ConnectionID, &m.Sender, &m.SendingDomain,
 		&m.Subject, &m.ConfigSet, &m.Template, &m.Tags, nullTime{&m.SentAt}, utcTime{&m.FirstEventAt}, utcTime{&m.LastEventAt}, &mail)
 	if err != nil {
 		return nil, notFound(err, "Message")
 	}
-	rows, err := tx.Query(ctx, `SELECT recipient, domain, status, status_at, last_event_at FROM message_recipients WHERE org_id = ? AND message_ref = ? ORDER BY recipient`, orgID, ref)
+	rows, err := tx.Query(ctx, `SELECT recipient, domain, status, status_at, last_event_at FROM message_recipients WHERE org_num = ? AND message_ref = ? ORDER BY recipient`, num, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +48,7 @@ func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Mess
 	// id orders the rows of one time as they were stored: each event's row
 	// with the raw JSON, then its other recipients' rows.
 	rows, err = tx.Query(ctx, `SELECT type, at, recipient, bounce_type, bounce_subtype, diagnostic, reporting_mta, complaint_type, link, user_agent, ip, raw
-		FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?) ORDER BY at, id`, orgID, messageID)
+		FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_num = ? AND message_id = ?) ORDER BY at, id`, num, messageID)
 	if err != nil {
 		return nil, err
 	}
@@ -91,13 +96,21 @@ func Message(ctx context.Context, tx *Tx, orgID, messageID string) (*domain.Mess
 
 // CountEvents returns how many event rows an organisation has.
 func CountEvents(ctx context.Context, tx *Tx, orgID string) (n int64, err error) {
-	err = tx.QueryRow(ctx, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_id = ?)`, orgID).Scan(&n)
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	err = tx.QueryRow(ctx, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_num = ?)`, num).Scan(&n)
 	return n, err
 }
 
 // CountMessageEvents returns how many event rows (one per SES event and
 // recipient) a message has; 0 when there is no such message.
 func CountMessageEvents(ctx context.Context, tx *Tx, orgID, messageID string) (n int64, err error) {
-	err = tx.QueryRow(ctx, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, orgID, messageID).Scan(&n)
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	err = tx.QueryRow(ctx, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_num = ? AND message_id = ?)`, num, messageID).Scan(&n)
 	return n, err
 }

@@ -37,7 +37,7 @@ type MessagesToQuery struct {
 // that pages stay where they were while events keep arriving. Errors:
 // EInvalid (limit, cursor).
 //
-// The recipient index (org_id, recipient, message_ref) finds the address's
+// The recipient index (org_num, recipient, sent_at) finds the address's
 // messages; each is read by its id, within the organisation. CROSS JOIN
 // makes SQLite start from the recipient (it would otherwise read every
 // message of the range by ses_messages_sent); PostgreSQL plans it as a
@@ -47,8 +47,12 @@ func MessagesTo(ctx context.Context, tx *Tx, orgID string, q MessagesToQuery) ([
 	if err != nil {
 		return nil, "", err
 	}
-	where := `m.id = r.message_ref AND r.org_id = ? AND r.recipient = ? AND m.org_id = ? AND m.sent_at >= ? AND m.sent_at < ?`
-	args := []any{orgID, q.Address, orgID, msTime(q.From), msTime(q.To)}
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return nil, "", err
+	}
+	where := `m.id = r.message_ref AND r.org_num = ? AND r.recipient = ? AND m.org_num = ? AND m.sent_at >= ? AND m.sent_at < ?`
+	args := []any{num, q.Address, num, msTime(q.From), msTime(q.To)}
 	if after != "" {
 		ms, id, ok := parseRecipientCursor(after)
 		if !ok {
@@ -105,7 +109,11 @@ func parseRecipientCursor(s string) (ms, id int64, ok bool) {
 // HasRecipient reports whether an organisation has any message to an
 // address (lower-case).
 func HasRecipient(ctx context.Context, tx *Tx, orgID, address string) (bool, error) {
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return false, err
+	}
 	var n int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM message_recipients WHERE org_id = ? AND recipient = ? LIMIT 1) x`, orgID, address).Scan(&n)
+	err = tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM message_recipients WHERE org_num = ? AND recipient = ? LIMIT 1) x`, num, address).Scan(&n)
 	return n > 0, err
 }

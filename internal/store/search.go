@@ -137,8 +137,8 @@ type searchPlan struct {
 	// (a subject word's rows of subject_words, in order), "words" (a
 	// subject word prefix's rows, sorted), "tag" (a tag's rows of
 	// message_tags, in order), "status" (the partial status index, in
-	// order) or "time" (the messages newest first by (org_id, sent_at), or
-	// by a message filter's index (org_id, column, sent_at), each tested).
+	// order) or "time" (the messages newest first by (org_num, sent_at), or
+	// by a message filter's index (org_num, column, sent_at), each tested).
 	name string
 	term int // word, words: the index in Subject of the term read
 	tag  int // tag: the index in Tags of the tag read
@@ -161,14 +161,14 @@ type searchPlan struct {
 // prefix's range and sorts it, or walks the recipients newest first by
 // their send time (migration 0016).
 //
-// num is the organisation's number (orgNum), the key of subject_words and
-// message_tags.
-func choosePlan(ctx context.Context, tx *Tx, orgID string, num int64, f *MessageSearch) (searchPlan, error) {
+// num is the organisation's number (orgNum), the key of every table the
+// search reads.
+func choosePlan(ctx context.Context, tx *Tx, num int64, f *MessageSearch) (searchPlan, error) {
 	switch {
 	case f.Recipient != "" || f.RecipientDomain != "":
 		return searchPlan{name: "recipient"}, nil
 	case f.MessageID != "" || searchPlanOverride != "":
-		return searchPlan{name: "time"}, nil // (org_id, message_id) finds the message
+		return searchPlan{name: "time"}, nil // (org_num, message_id) finds the message
 	}
 	if f.RecipientPrefix != "" && tx.engine == Postgres && !otherDriver(f) {
 		// Nothing else could drive it: PostgreSQL's planner chooses
@@ -177,8 +177,8 @@ func choosePlan(ctx context.Context, tx *Tx, orgID string, num int64, f *Message
 	}
 	if f.RecipientPrefix != "" {
 		hi := prefixEnd(f.RecipientPrefix)
-		n, err := countCapped(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_id = ? AND `+tx.prefixRange("r.recipient", hi),
-			append([]any{orgID, f.RecipientPrefix}, optional(hi)...)...)
+		n, err := countCapped(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_num = ? AND `+tx.prefixRange("r.recipient", hi),
+			append([]any{num, f.RecipientPrefix}, optional(hi)...)...)
 		if err != nil || n <= searchScanThreshold {
 			return searchPlan{name: "prefix"}, err
 		}
@@ -300,7 +300,7 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 	if err != nil {
 		return "", nil, err
 	}
-	plan, err := choosePlan(ctx, tx, orgID, num, f)
+	plan, err := choosePlan(ctx, tx, num, f)
 	if err != nil {
 		return "", nil, err
 	}
@@ -325,14 +325,14 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 	onR := func(cond string, a ...any) { rc, rArgs = append(rc, cond), append(rArgs, a...) }
 	onM := func(cond string, a ...any) { mc, mArgs = append(mc, cond), append(mArgs, a...) }
 	onT := map[string]func(string, ...any){"m": onM, "r": onR, "d": onD}[t]
-	onR("r.org_id = ?", orgID)
+	onR("r.org_num = ?", num)
 	if tx.engine == SQLite && plan.name == "time" && f.ConnectionID != "" && f.MessageID == "" {
-		// Not by (org_id, sent_at), which SQLite cannot tell from the
+		// Not by (org_num, sent_at), which SQLite cannot tell from the
 		// connection's index without statistics: a connection id names
 		// one organisation's connection.
-		onM("+m.org_id = ?", orgID)
+		onM("+m.org_num = ?", num)
 	} else {
-		onM("m.org_id = ?", orgID)
+		onM("m.org_num = ?", num)
 	}
 	if t == "d" {
 		onD("d.org_num = ?", num)
@@ -435,7 +435,7 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 	// first. PostgreSQL plans a CROSS JOIN with conditions like a join.
 	join := func(driver string) string {
 		return `FROM ` + driver + ` CROSS JOIN ses_messages m CROSS JOIN message_recipients r
-			WHERE m.id = d.message_ref AND r.org_id = m.org_id AND r.message_ref = m.id AND `
+			WHERE m.id = d.message_ref AND r.org_num = m.org_num AND r.message_ref = m.id AND `
 	}
 	switch {
 	case plan.name == "prefix" && len(mc) == messageFilters:
@@ -452,9 +452,9 @@ func searchQuery(ctx context.Context, tx *Tx, orgID string, f *MessageSearch, af
 		q := cols + `FROM (SELECT p.sent_at, p.message_ref, p.recipient FROM message_recipients p
 			WHERE ` + and(p) + strings.ReplaceAll(order, "r.", "p.") + ` LIMIT ?) p
 			CROSS JOIN message_recipients r CROSS JOIN ses_messages m
-			WHERE r.org_id = ? AND r.message_ref = p.message_ref AND r.recipient = p.recipient AND m.id = p.message_ref AND ` + and(mc) +
+			WHERE r.org_num = ? AND r.message_ref = p.message_ref AND r.recipient = p.recipient AND m.id = p.message_ref AND ` + and(mc) +
 			strings.ReplaceAll(order, "r.", "p.")
-		return q, append(append(rArgs, limit, orgID), mArgs...), nil
+		return q, append(append(rArgs, limit, num), mArgs...), nil
 	case plan.name == "recipient" || plan.name == "prefix" || plan.name == "status":
 		q := cols + `FROM message_recipients r CROSS JOIN ses_messages m WHERE m.id = r.message_ref AND ` + and(rc) + ` AND ` + and(mc) + order + ` LIMIT ?`
 		return q, append(append(rArgs, mArgs...), limit), nil
@@ -488,7 +488,7 @@ func SearchPlan(ctx context.Context, tx *Tx, orgID string, f *MessageSearch) (st
 	if err != nil {
 		return "", err
 	}
-	p, err := choosePlan(ctx, tx, orgID, num, f)
+	p, err := choosePlan(ctx, tx, num, f)
 	return p.name, err
 }
 
@@ -791,9 +791,9 @@ const feedbackBatch = 500
 // after the row after (nil: from the first), at most limit of them, oldest
 // message first; more is false when there are no further rows.
 //
-// It reads the organisation's messages by (org_id, sent_at), a batch at a
+// It reads the organisation's messages by (org_num, sent_at), a batch at a
 // time, and the events of each batch by (message_ref, at): events carry no
-// org_id and are reached only through the organisation's messages. Every
+// organisation and are reached only through the organisation's messages. Every
 // message of the range is read (no index says which messages bounced);
 // its events are read by index, never scanned.
 func FeedbackEvents(ctx context.Context, tx *Tx, orgID, eventType string, from, to time.Time, after *FeedbackKey, limit int) (rows []FeedbackRow, more bool, err error) {
@@ -802,9 +802,13 @@ func FeedbackEvents(ctx context.Context, tx *Tx, orgID, eventType string, from, 
 		sentAt time.Time
 		e      domain.FeedbackEvent
 	}
+	num, err := orgNum(ctx, tx, orgID)
+	if err != nil {
+		return nil, false, err
+	}
 	first := true
 	for {
-		q, args := feedbackMessagesQuery(orgID, from, to, after, first)
+		q, args := feedbackMessagesQuery(num, from, to, after, first)
 		first = false
 		res, err := tx.Query(ctx, q, args...)
 		if err != nil {
@@ -879,9 +883,9 @@ func FeedbackEvents(ctx context.Context, tx *Tx, orgID, eventType string, from, 
 // [from, to), oldest first, from the message of after on (that message
 // included the first time: some of its events may not have been returned
 // yet).
-func feedbackMessagesQuery(orgID string, from, to time.Time, after *FeedbackKey, inclusive bool) (string, []any) {
-	q := `SELECT id, sent_at, message_id, subject, sender, connection_id, config_set, template FROM ses_messages WHERE org_id = ? AND sent_at >= ?`
-	args := []any{orgID, msTime(from)}
+func feedbackMessagesQuery(num int64, from, to time.Time, after *FeedbackKey, inclusive bool) (string, []any) {
+	q := `SELECT id, sent_at, message_id, subject, sender, connection_id, config_set, template FROM ses_messages WHERE org_num = ? AND sent_at >= ?`
+	args := []any{num, msTime(from)}
 	if !to.IsZero() {
 		q += ` AND sent_at < ?`
 		args = append(args, msTime(to))

@@ -177,7 +177,7 @@ func TestSearchPlans(t *testing.T) {
 			{"sender", "time", MessageSearch{Sender: "news@shop.example"}, sq("ses_messages_sender"), ordered},
 			{"sending domain", "time", MessageSearch{SenderDomain: "shop.example"}, sq("ses_messages_sending_domain"), ordered},
 			{"connection", "time", MessageSearch{ConnectionID: "conn-org_a"}, sq("ses_messages_connection"), ordered},
-			{"message id", "time", MessageSearch{MessageID: "org_a-msg-00042"}, []string{"(org_id=? AND message_id=?)|ses_messages_pkey"}, strict[:4]},
+			{"message id", "time", MessageSearch{MessageID: "org_a-msg-00042"}, []string{"(org_num=? AND message_id=?)|ses_messages_pkey"}, strict[:4]},
 			{"time range only", "time", MessageSearch{}, []string{"ses_messages_sent"}, strict},
 		}
 		for _, c := range cases {
@@ -263,7 +263,9 @@ func TestSearchPlans(t *testing.T) {
 		}
 		// The bounce export reads messages by send time and their events by
 		// message.
-		q, args := feedbackMessagesQuery("org_a", from, time.Time{}, &FeedbackKey{SentAt: base, Ref: 5}, true)
+		var num int64
+		view(t, db, func(tx *Tx) (err error) { num, err = orgNum(ctx, tx, "org_a"); return err })
+		q, args := feedbackMessagesQuery(num, from, time.Time{}, &FeedbackKey{SentAt: base, Ref: 5}, true)
 		p := explain(t, db, q, args)
 		t.Logf("bounce export, messages:\n%s", p)
 		if !strings.Contains(p, "ses_messages_sent") || strings.Contains(p, "Seq Scan") || strings.Contains(p, "SCAN") {
@@ -370,7 +372,11 @@ func TestSearchPlansAgree(t *testing.T) {
 				}
 				var est int
 				err := db.View(ctx, func(tx *Tx) (err error) {
-					est, err = estimateRows(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_id = ? AND r.recipient ~>=~ ? AND r.recipient ~<~ ?`, "org_a", "user1", "user2")
+					num, err := orgNum(ctx, tx, "org_a")
+					if err != nil {
+						return err
+					}
+					est, err = estimateRows(ctx, tx, `SELECT 1 FROM message_recipients r WHERE r.org_num = ? AND r.recipient ~>=~ ? AND r.recipient ~<~ ?`, num, "user1", "user2")
 					return err
 				})
 				if err != nil {
@@ -489,7 +495,7 @@ func TestFeedbackEventsPages(t *testing.T) {
 		searchFixture(t, db, "org_b", 300, base)
 		var want int
 		err := db.View(ctx, func(tx *Tx) error {
-			return tx.QueryRow(ctx, `SELECT count(*) FROM events e JOIN ses_messages m ON m.id = e.message_ref WHERE m.org_id = ? AND e.type = 'Bounce' AND m.sent_at >= ?`,
+			return tx.QueryRow(ctx, `SELECT count(*) FROM events e JOIN ses_messages m ON m.id = e.message_ref WHERE m.org_num = (SELECT num FROM orgs WHERE id = ?) AND e.type = 'Bounce' AND m.sent_at >= ?`,
 				"org_a", msTime(base.Add(10*time.Minute))).Scan(&want)
 		})
 		if err != nil || want < 100 {

@@ -509,7 +509,7 @@ func TestIngestEventBridge(t *testing.T) {
 					t.Errorf("the 401 answer says which part is wrong: %q", m)
 				}
 			}
-			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_id = ?)`, org.ID); n != 0 {
+			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?))`, org.ID); n != 0 {
 				t.Errorf("%d events stored by refused requests", n)
 			}
 			wantDelta(t, app, before, want)
@@ -551,7 +551,7 @@ func TestIngestEventBridge(t *testing.T) {
 
 			// One row per event and recipient.
 			for id, want := range map[string]int{"0100018f-m1": 3 + 2 + 1 + 1 + 3 + 3, "0100018f-m2": 3, "0100018f-m3": 1} {
-				if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, id); n != want {
+				if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND message_id = ?)`, org.ID, id); n != want {
 					t.Errorf("%s: %d event rows, want %d", id, n, want)
 				}
 			}
@@ -644,7 +644,7 @@ func TestIngestEventBridge(t *testing.T) {
 			}
 
 			// The recipient search index: plaintext, lower-cased, with the domain.
-			idx := query(t, app, `SELECT recipient, domain, status FROM message_recipients WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?) ORDER BY recipient`, org.ID, "0100018f-m1")
+			idx := query(t, app, `SELECT recipient, domain, status FROM message_recipients WHERE message_ref = (SELECT id FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND message_id = ?) ORDER BY recipient`, org.ID, "0100018f-m1")
 			wantIdx := [][]string{
 				{"alice@example.com", "example.com", "opened"},
 				{"bob@example.org", "example.org", "complained"},
@@ -699,7 +699,7 @@ func TestIngestEventBridge(t *testing.T) {
 			// Per-recipient analytics on keyed hashes.
 			hkey := orgHashKey(t, app, org.ID)
 			stats := map[string]string{}
-			for _, r := range query(t, app, `SELECT recipient_hash, sent, delivered, bounced, complained, opened, clicked FROM recipient_stats WHERE org_id = ?`, org.ID) {
+			for _, r := range query(t, app, `SELECT recipient_hash, sent, delivered, bounced, complained, opened, clicked FROM recipient_stats WHERE org_num = (SELECT num FROM orgs WHERE id = ?)`, org.ID) {
 				stats[r[0]] = strings.Join(r[1:], " ")
 			}
 			for addr, want := range map[string]string{
@@ -718,8 +718,13 @@ func TestIngestEventBridge(t *testing.T) {
 			}
 
 			// No plaintext address outside message_recipients and events.
-			for _, table := range []string{"rollups_hourly", "recipient_stats", "ses_messages"} {
-				for _, row := range query(t, app, `SELECT * FROM `+table+` WHERE org_id = ?`, org.ID) {
+			for table, byOrg := range map[string]string{"rollups_hourly": "org_id = ?", "recipient_stats": "org_num = (SELECT num FROM orgs WHERE id = ?)",
+				"ses_messages": "org_num = (SELECT num FROM orgs WHERE id = ?)"} {
+				rows := query(t, app, `SELECT * FROM `+table+` WHERE `+byOrg, org.ID)
+				if len(rows) == 0 {
+					t.Errorf("%s: no rows of the organisation to check", table)
+				}
+				for _, row := range rows {
 					text := strings.ToLower(strings.Join(row, "\x00"))
 					for _, local := range []string{"alice@", "bob@", "carol@", "dave@", "erin@"} {
 						if strings.Contains(text, local) {
@@ -784,20 +789,20 @@ func TestIngestEventBridge(t *testing.T) {
 			if results["stored"] != events || results["duplicate"] != events*(copies-1) || len(results) != 2 {
 				t.Errorf("answers: %v, want %d stored and %d duplicate", results, events, events*(copies-1))
 			}
-			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_id = ?)`, corg.ID); n != events*2 {
+			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref IN (SELECT id FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?))`, corg.ID); n != events*2 {
 				t.Errorf("%d event rows, want %d (event × recipient)", n, events*2)
 			}
-			if n := count(t, app, `SELECT count(*) FROM ses_messages WHERE org_id = ?`, corg.ID); n != events {
+			if n := count(t, app, `SELECT count(*) FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?)`, corg.ID); n != events {
 				t.Errorf("%d messages, want %d", n, events)
 			}
-			if n := count(t, app, `SELECT count(*) FROM message_recipients WHERE org_id = ? AND status = 'sent'`, corg.ID); n != events*2 {
+			if n := count(t, app, `SELECT count(*) FROM message_recipients WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND status = 'sent'`, corg.ID); n != events*2 {
 				t.Errorf("%d recipients, want %d", n, events*2)
 			}
 			rollups := query(t, app, `SELECT recipient_domain, event_type, count FROM rollups_hourly WHERE org_id = ? ORDER BY recipient_domain`, corg.ID)
 			if want := [][]string{{"example.com", "Send", "100"}, {"example.net", "Send", "100"}}; !slices.EqualFunc(rollups, want, slices.Equal) {
 				t.Errorf("rollups = %v, want %v", rollups, want)
 			}
-			if n := count(t, app, `SELECT count(*) FROM recipient_stats WHERE org_id = ? AND sent = 1 AND delivered = 0`, corg.ID); n != events*2 {
+			if n := count(t, app, `SELECT count(*) FROM recipient_stats WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND sent = 1 AND delivered = 0`, corg.ID); n != events*2 {
 				t.Errorf("%d recipient_stats rows with sent = 1, want %d", n, events*2)
 			}
 			wantDelta(t, app, before, map[string]float64{"stored": events, "duplicate": events * (copies - 1)})
@@ -815,7 +820,7 @@ func TestIngestEventBridge(t *testing.T) {
 			if a.Status != http.StatusServiceUnavailable || a.Header.Get("Retry-After") == "" || decodeErr(t, a.Body).Error.Code == "" {
 				t.Errorf("after Close: %d Retry-After %q %s", a.Status, a.Header.Get("Retry-After"), a.Body)
 			}
-			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, "after-close"); n != 0 {
+			if n := count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND message_id = ?)`, org.ID, "after-close"); n != 0 {
 				t.Errorf("%d rows stored after Close", n)
 			}
 			wantDelta(t, app, before, map[string]float64{"overloaded": 1})
@@ -855,7 +860,7 @@ func TestIngestDatabaseDown(t *testing.T) {
 		defer db.Close()
 		var n int
 		if err := db.View(context.Background(), func(tx *store.Tx) error {
-			return tx.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, "during-outage").Scan(&n)
+			return tx.QueryRow(context.Background(), `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND message_id = ?)`, org.ID, "during-outage").Scan(&n)
 		}); err != nil || n != 0 {
 			t.Errorf("during the outage: %d rows stored, %v", n, err)
 		}
@@ -1059,7 +1064,7 @@ func TestSNSIngest(t *testing.T) {
 		path := conn.snsPath(t)
 		at := time.Date(2026, 6, 1, 8, 30, 0, 0, time.UTC)
 		stored := func(id string) int {
-			return count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_id = ? AND message_id = ?)`, org.ID, id)
+			return count(t, app, `SELECT count(*) FROM events WHERE message_ref = (SELECT id FROM ses_messages WHERE org_num = (SELECT num FROM orgs WHERE id = ?) AND message_id = ?)`, org.ID, id)
 		}
 
 		t.Run("subscription confirmation", func(t *testing.T) {
