@@ -352,7 +352,11 @@ func TestTagRollupCapsConcurrent(t *testing.T) {
 				return nil
 			})
 		}()
-		<-inserted
+		select {
+		case <-inserted:
+		case err := <-first: // failed before it inserted: nothing to wait for
+			t.Fatalf("first transaction: %v", err)
+		}
 		second := make(chan error, 1)
 		go func() {
 			second <- db.Update(t.Context(), func(tx *Tx) error {
