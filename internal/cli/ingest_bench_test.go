@@ -30,12 +30,7 @@ import (
 //	go test ./internal/cli -run '^$' -bench 'Ingest/sqlite' -benchtime 60000x -cpuprofile cpu.out
 //	go tool pprof -tagfocus side=server -top cpu.out
 func BenchmarkIngest(b *testing.B) {
-	for _, e := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}} {
-		b.Run(e.name, func(b *testing.B) { benchIngest(b, e.dsn(b)) })
-	}
+	testdb.EachBench(b, func(b *testing.B, _ string, newDSN func(testing.TB) string) { benchIngest(b, newDSN(b)) })
 }
 
 func benchIngest(b *testing.B, dsn string) {

@@ -20,16 +20,13 @@ import (
 //
 //	go test ./internal/ingest -run '^$' -bench InsertEvents -benchtime 60000x
 func BenchmarkInsertEvents(b *testing.B) {
-	for _, e := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", testdb.SQLite}, {"postgres", testdb.Postgres}} {
+	testdb.EachBench(b, func(b *testing.B, name string, newDSN func(testing.TB) string) {
 		for _, batch := range []int{16, 64} {
-			b.Run(fmt.Sprintf("%s/batch=%d", e.name, batch), func(b *testing.B) {
-				benchInsertEvents(b, testdb.Engine{Name: e.name, DSN: e.dsn(b)}, batch)
+			b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+				benchInsertEvents(b, testdb.Engine{Name: name, DSN: newDSN(b)}, batch)
 			})
 		}
-	}
+	})
 }
 
 func benchInsertEvents(b *testing.B, e testdb.Engine, batch int) {

@@ -69,3 +69,11 @@ func Each(t *testing.T, fn func(t *testing.T, e Engine)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, Engine{"sqlite", SQLite(t)}) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Engine{"postgres", Postgres(t)}) })
 }
+
+// EachBench runs fn as a sub-benchmark on every engine, SQLite then
+// PostgreSQL; newDSN makes a new, empty database of that engine (a
+// benchmark function runs more than once, each on a database of its own).
+func EachBench(b *testing.B, fn func(b *testing.B, name string, newDSN func(testing.TB) string)) {
+	b.Run("sqlite", func(b *testing.B) { fn(b, "sqlite", SQLite) })
+	b.Run("postgres", func(b *testing.B) { fn(b, "postgres", Postgres) })
+}
