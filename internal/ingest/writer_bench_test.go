@@ -18,7 +18,7 @@ import (
 // as the writer commits them. Events arrive interleaved, a message's later
 // events some 50 messages after its first, as they would from SES.
 //
-//	go test ./internal/ingest -run '^$' -bench InsertEvents -benchtime 60000x
+//	go test ./internal/ingest -run '^$' -bench InsertEvents -benchtime 30000x
 func BenchmarkInsertEvents(b *testing.B) {
 	testdb.EachBench(b, func(b *testing.B, name string, newDSN func(testing.TB) string) {
 		for _, batch := range []int{16, 64} {

@@ -272,9 +272,20 @@ func TestInsertEventsFillsMessage(t *testing.T) {
 		other := full
 		other.Key, other.Type, other.At, other.Raw = rowKey(3), "Open", evAt(9_000), []byte{3}
 		other.Subject, other.ConfigSet, other.Tags = "Summer sale", "other", `{"campaign":["summer"]}`
-		for _, b := range [][]EventRow{{bare}, {full}, {other}} {
+		// Another message stored with every header but its template, which
+		// a later event brings: that alone takes the statement that fills.
+		noTemplate := full
+		noTemplate.Key, noTemplate.MessageID, noTemplate.Template = rowKey(4), "m-2", ""
+		withTemplate := noTemplate
+		withTemplate.Key, withTemplate.Type, withTemplate.At, withTemplate.Template = rowKey(5), "Delivery", evAt(4_000), "autumn"
+		for _, b := range [][]EventRow{{bare}, {full}, {other}, {noTemplate}, {withTemplate}} {
 			ensureOrgs(t, db, b)
 			update(t, db, func(tx *Tx) error { _, err := InsertEvents(ctx, tx, b); return err })
+		}
+		var m2 *domain.Message
+		view(t, db, func(tx *Tx) (err error) { m2, err = Message(ctx, tx, "a", "m-2"); return err })
+		if m2.Template != "autumn" || !m2.LastEventAt.Equal(evAt(4_000)) {
+			t.Errorf("m-2: template %q, last event %v; want autumn, %v", m2.Template, m2.LastEventAt, evAt(4_000))
 		}
 		var m *domain.Message
 		view(t, db, func(tx *Tx) (err error) { m, err = Message(ctx, tx, "a", "m-1"); return err })
@@ -296,8 +307,8 @@ func TestInsertEventsFillsMessage(t *testing.T) {
 		} {
 			var rows []SearchRow
 			view(t, db, func(tx *Tx) (err error) { rows, err = SearchMessages(ctx, tx, "a", &f, nil, 10); return err })
-			if len(rows) != 1 {
-				t.Errorf("search %+v: %d rows, want the message", f, len(rows))
+			if !slices.ContainsFunc(rows, func(r SearchRow) bool { return r.MessageID == "m-1" }) {
+				t.Errorf("search %+v: %d rows, none of them m-1", f, len(rows))
 			}
 		}
 		for _, f := range []MessageSearch{{Subject: []SubjectTerm{{Word: "summer"}}}, {Tags: []Tag{{"campaign", "summer"}}}, {ConfigSet: "other"}} {
@@ -305,6 +316,65 @@ func TestInsertEventsFillsMessage(t *testing.T) {
 			view(t, db, func(tx *Tx) (err error) { rows, err = SearchMessages(ctx, tx, "a", &f, nil, 10); return err })
 			if len(rows) != 0 {
 				t.Errorf("search %+v: %d rows, want none (the later event's values are not the message's)", f, len(rows))
+			}
+		}
+	})
+}
+
+// Migration 0017 copies the messages of existing organisations with their
+// ids; a message of an organisation that does not exist is dropped with
+// its events, so that none of them joins the message later given its id.
+func TestOrgNumbersMigrationOrphans(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, e testdb.Engine) {
+		ctx := t.Context()
+		db := openTestDBAt(t, e, 16)
+		key := "?"
+		if db.Engine == Postgres {
+			key = "encode(?::bytea, 'hex')::uuid"
+		}
+		update(t, db, func(tx *Tx) error {
+			if err := CreateOrg(ctx, tx, &domain.Org{ID: "org_a", Name: "A"}); err != nil {
+				return err
+			}
+			for i, org := range []string{"org_a", "org_gone"} {
+				var ref int64
+				if err := tx.QueryRow(ctx, `INSERT INTO ses_messages (org_id, message_id, connection_id, sent_at, first_event_at, last_event_at)
+					VALUES (?, ?, 'conn-1', ?, ?, ?) RETURNING id`, org, "m-"+org, msTime(evAt(i)), msTime(evAt(i)), msTime(evAt(i))).Scan(&ref); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO message_recipients (org_id, message_ref, recipient, domain, status, status_rank, status_at, last_event_at, sent_at)
+					VALUES (?, ?, 'ann@example.com', 'example.com', 'sent', 1, ?, ?, ?)`, org, ref, msTime(evAt(i)), msTime(evAt(i)), msTime(evAt(i))); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO events (row_key, message_ref, type, at, recipient) VALUES (`+key+`, ?, 'Send', ?, 'ann@example.com')`,
+					rowKey(byte(i+1)), ref, msTime(evAt(i))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var orphans, events int
+		view(t, db, func(tx *Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM events WHERE message_ref NOT IN (SELECT id FROM ses_messages)`).Scan(&orphans); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&events)
+		})
+		if orphans != 0 || events != 1 {
+			t.Errorf("after 0017: %d events, %d of them without a message; want 1 and 0", events, orphans)
+		}
+		// A new message takes an id none of the old events has.
+		row := EventRow{Key: rowKey(9), OrgID: "org_a", ConnectionID: "conn-1", MessageID: "m-new", Type: "Send", At: evAt(5), Recipient: "bob@example.com", Raw: []byte{9}}
+		update(t, db, func(tx *Tx) error { _, err := InsertEvents(ctx, tx, []EventRow{row}); return err })
+		for id, want := range map[string]int{"m-org_a": 1, "m-new": 1} {
+			var m *domain.Message
+			view(t, db, func(tx *Tx) (err error) { m, err = Message(ctx, tx, "org_a", id); return err })
+			if len(m.Events) != want || len(m.Recipients) != 1 {
+				t.Errorf("message %s after 0017: %d events, %d recipients; want %d and 1", id, len(m.Events), len(m.Recipients), want)
 			}
 		}
 	})

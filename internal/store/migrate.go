@@ -161,6 +161,11 @@ func (db *DB) migrateTo(ctx context.Context, last int) (applied int, err error) 
 	if err != nil {
 		return 0, err
 	}
+	restore, err := db.spillToFiles(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer restore()
 	// Every migration not applied yet, also one below the newest applied
 	// (a database made while a branch's migration was not merged yet).
 	for _, m := range ms {
@@ -191,4 +196,20 @@ func (db *DB) migrateTo(ctx context.Context, last int) (applied int, err error) 
 		applied++
 	}
 	return applied, nil
+}
+
+// spillToFiles makes SQLite's writer keep temporary data (sorts, and the
+// statement journals of large statements) in temporary files until
+// restore is called, instead of in memory as it does for ingest (Open):
+// a migration that builds an index over millions of rows would otherwise
+// sort all of it in memory (542 MB instead of 90 MB for one index over 4M
+// rows). Nothing to do on PostgreSQL.
+func (db *DB) spillToFiles(ctx context.Context) (restore func(), err error) {
+	if db.Engine != SQLite {
+		return func() {}, nil
+	}
+	if _, err := db.write.ExecContext(ctx, `PRAGMA temp_store = FILE`); err != nil {
+		return nil, fmt.Errorf("temp_store: %w", err)
+	}
+	return func() { db.write.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = MEMORY`) }, nil
 }

@@ -29,3 +29,36 @@ func TestMigrationGap(t *testing.T) {
 		}
 	})
 }
+
+// Migrations run with SQLite's temporary data in files (an index build
+// sorts all its rows), ingest with it in memory (statement journals): the
+// writer is back in memory once Migrate returns.
+func TestMigrationTempStore(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTestDBAt(t, testdb.Engine{Name: "sqlite", DSN: testdb.SQLite(t)}, 16)
+	tempStore := func() (v int) {
+		t.Helper()
+		if err := db.write.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := tempStore(); v != 2 {
+		t.Fatalf("writer's temp_store = %d, want 2 (memory)", v)
+	}
+	restore, err := db.spillToFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := tempStore(); v != 1 {
+		t.Errorf("temp_store while migrating = %d, want 1 (file)", v)
+	}
+	restore()
+	if n, err := db.Migrate(ctx); err != nil || n != 1 {
+		t.Fatalf("Migrate from 16: %d applied, %v", n, err)
+	}
+	if v := tempStore(); v != 2 {
+		t.Errorf("writer's temp_store after Migrate = %d, want 2 (memory)", v)
+	}
+}

@@ -28,6 +28,10 @@ INSERT INTO ses_messages (id, org_num, message_id, connection_id, sender, sendin
 SELECT m.id, o.num, m.message_id, m.connection_id, m.sender, m.sending_domain, m.subject, m.config_set, m.template, m.tags,
     m.sent_at, m.first_event_at, m.last_event_at, m.mail
 FROM ses_messages_0016 m JOIN orgs o ON o.id = m.org_id;
+-- A message of an organisation that does not exist (none should: they are
+-- never deleted) is not copied, nor are its recipients below; its events
+-- go too, so that none is left to a later message given its id.
+DELETE FROM events WHERE message_ref IN (SELECT m.id FROM ses_messages_0016 m WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = m.org_id));
 DROP TABLE ses_messages_0016;
 CREATE INDEX ses_messages_sent ON ses_messages (org_num, sent_at);
 CREATE INDEX ses_messages_connection ON ses_messages (connection_id, sent_at);
