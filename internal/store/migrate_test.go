@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -60,5 +61,21 @@ func TestMigrationTempStore(t *testing.T) {
 	}
 	if v := tempStore(); v != 2 {
 		t.Errorf("writer's temp_store after Migrate = %d, want 2 (memory)", v)
+	}
+}
+
+// SQLite's writer syncs every commit (an acknowledged event survives a
+// power loss); the connection that only reads does not need to.
+func TestSQLiteWriterSyncs(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t, testdb.Engine{Name: "sqlite", DSN: testdb.SQLite(t)})
+	for name, pool := range map[string]*sql.DB{"writer": db.write, "checkpointer": db.checkpoint} {
+		var v int
+		if err := pool.QueryRowContext(t.Context(), `PRAGMA synchronous`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"writer": 2, "checkpointer": 1}[name]; v != want {
+			t.Errorf("%s: synchronous = %d, want %d", name, v, want)
+		}
 	}
 }
