@@ -344,7 +344,16 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 		// compares the values (an unchanged row is a HOT update), and its
 		// seed runs several writers, which must lock messages in one
 		// order: one statement there.
-		groups := [][]msgKey{part}
+		times := `first_event_at = ` + l + `(ses_messages.first_event_at, excluded.first_event_at),
+			last_event_at = ` + g + `(ses_messages.last_event_at, excluded.last_event_at),
+			mail = COALESCE(ses_messages.mail, excluded.mail)`
+		fill := keep("sender") + `, ` + keep("sending_domain") + `, ` + keep("subject") + `, ` + keep("config_set") + `, ` +
+			keep("template") + `, ` + keep("tags") + `, sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at), ` + times
+		type group struct {
+			keys []msgKey
+			set  string // the DO UPDATE assignments
+		}
+		groups := []group{{part, fill}}
 		if tx.engine == SQLite {
 			var narrow, wide []msgKey
 			for _, k := range part {
@@ -354,20 +363,13 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 					wide = append(wide, k)
 				}
 			}
-			groups = [][]msgKey{narrow, wide}
+			groups = []group{{narrow, times}, {wide, fill}}
 		}
-		for gi, group := range groups {
-			if len(group) == 0 {
+		for _, gr := range groups {
+			if len(gr.keys) == 0 {
 				continue
 			}
-			set := `first_event_at = ` + l + `(ses_messages.first_event_at, excluded.first_event_at),
-			last_event_at = ` + g + `(ses_messages.last_event_at, excluded.last_event_at),
-			mail = COALESCE(ses_messages.mail, excluded.mail)`
-			if len(groups) == 1 || gi == 1 {
-				set = keep("sender") + `, ` + keep("sending_domain") + `, ` + keep("subject") + `, ` + keep("config_set") + `, ` + keep("template") + `, ` + keep("tags") + `,
-			sent_at = COALESCE(ses_messages.sent_at, excluded.sent_at), ` + set
-			}
-			if err := upsertMessageGroup(ctx, tx, nums, group, set, agg, had, refs, sent, mails, &indexed); err != nil {
+			if err := upsertMessageGroup(ctx, tx, nums, gr.keys, gr.set, agg, had, refs, sent, mails, &indexed); err != nil {
 				return nil, nil, nil, nil, err
 			}
 		}
