@@ -59,11 +59,7 @@ func benchInsertEvents(b *testing.B, e testdb.Engine, batch int) {
 func benchEvents(b *testing.B, env *writerEnv, n int) [][]store.EventRow {
 	ctx := context.Background()
 	gen := loadgen.Generator{Seed: 7, Start: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), Account: env.conn.AWSAccountID, Region: env.conn.Region}
-	type item struct {
-		at   int // the message's index plus 50 per earlier event of it
-		rows []store.EventRow
-	}
-	var items [][]item // by at
+	var byAt [][][]store.EventRow // by the message's index plus 50 per earlier event of it
 	for i := 0; n > 0; i++ {
 		for j, body := range gen.Bodies(uint64(i)) {
 			if n == 0 {
@@ -78,18 +74,16 @@ func benchEvents(b *testing.B, env *writerEnv, n int) [][]store.EventRow {
 				b.Fatal(err)
 			}
 			at := i + 50*j
-			for len(items) <= at {
-				items = append(items, nil)
+			for len(byAt) <= at {
+				byAt = append(byAt, nil)
 			}
-			items[at] = append(items[at], item{at, rows})
+			byAt[at] = append(byAt[at], rows)
 			n--
 		}
 	}
 	var out [][]store.EventRow
-	for _, its := range items {
-		for _, it := range its {
-			out = append(out, it.rows)
-		}
+	for _, rows := range byAt {
+		out = append(out, rows...)
 	}
 	return out
 }

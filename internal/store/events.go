@@ -385,13 +385,11 @@ func upsertMessages(ctx context.Context, tx *Tx, rows []EventRow, fresh []int) (
 func upsertMessageGroup(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey, set string, agg map[msgKey]*msgAgg, had map[msgKey]storedFields,
 	refs map[msgKey]int64, sent map[int64]time.Time, mails map[msgKey][]byte, indexed *[]indexedMessage) error {
 	args := make([]any, 0, len(keys)*13)
-	orgOf := map[int64]string{}
 	for _, k := range keys {
 		num, err := nums.of(ctx, tx, k.org)
 		if err != nil {
 			return err
 		}
-		orgOf[num] = k.org
 		a := agg[k]
 		r := a.r
 		sentAt := r.MailTime
@@ -427,7 +425,7 @@ func upsertMessageGroup(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey
 		if err := res.Scan(&num, &k.id, &id, utcTime{&sentAt}, &subject, &tags, &mail); err != nil {
 			return fmt.Errorf("upsert messages: %w", err)
 		}
-		k.org = orgOf[num]
+		k.org = nums.org(num)
 		refs[k] = id
 		sent[id] = sentAt
 		switch a := agg[k]; {
@@ -437,10 +435,10 @@ func upsertMessageGroup(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey
 			mails[k], _ = rawjson.MailOf(mail) // unreadable: the events keep their own
 		}
 		h := had[k]
-		if h.subject {
+		if h.has(colSubject) {
 			subject = ""
 		}
-		if h.tags {
+		if h.has(colTags) {
 			tags = ""
 		}
 		if subject != "" || tags != "" {
@@ -453,47 +451,59 @@ func upsertMessageGroup(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey
 	return nil
 }
 
-// storedFields says which of a stored message's indexed fields are set,
-// and whether it has its mail object and the other columns an event can
-// fill in (set: a bit per column, storedCols' order).
+// The columns of a stored message that the first event naming them fills
+// in, each a bit of storedFields.set (colSentAt: not NULL).
+const (
+	colSender = iota
+	colSendingDomain
+	colSubject
+	colConfigSet
+	colTemplate
+	colTags
+	colSentAt
+)
+
+// storedCols names the text columns colSender…colTags.
+var storedCols = [...]string{colSender: "sender", colSendingDomain: "sending_domain", colSubject: "subject",
+	colConfigSet: "config_set", colTemplate: "template", colTags: "tags"}
+
+// storedFields says which of a stored message's columns are set (a bit
+// per column above) and whether it has its mail object.
 type storedFields struct {
-	subject, tags, mail bool
-	set                 int
+	set  int
+	mail bool
 }
 
-// storedCols are the columns of a message that the first event naming
-// them fills in, each a bit of storedFields.set.
-var storedCols = [...]string{"sender", "sending_domain", "subject", "config_set", "template", "tags"}
+func (h storedFields) has(col int) bool { return h.set&(1<<col) != 0 }
 
 // fills reports whether storing r's message would fill in a column of the
-// stored one (empty there, not in r, or a send time it has not).
+// stored one: one empty there that r has, or a send time it lacks.
 func (h storedFields) fills(r *EventRow) bool {
-	for i, v := range [...]string{r.Sender, r.SendingDomain, r.Subject, r.ConfigSet, r.Template, r.Tags} {
-		if v != "" && h.set&(1<<i) == 0 {
+	for col, v := range [...]string{colSender: r.Sender, colSendingDomain: r.SendingDomain, colSubject: r.Subject,
+		colConfigSet: r.ConfigSet, colTemplate: r.Template, colTags: r.Tags} {
+		if v != "" && !h.has(col) {
 			return true
 		}
 	}
-	return h.set&(1<<len(storedCols)) == 0
+	return !h.has(colSentAt)
 }
 
 // storedMessages reads which of the messages keys are stored, with a
 // subject or tags.
 func storedMessages(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey) (map[msgKey]storedFields, error) {
 	args := make([]any, 0, 2*len(keys))
-	orgOf := map[int64]string{}
 	for _, k := range keys {
 		num, err := nums.of(ctx, tx, k.org)
 		if err != nil {
 			return nil, err
 		}
-		orgOf[num] = k.org
 		args = append(args, num, k.id)
 	}
 	var set strings.Builder
 	for i, c := range storedCols {
 		fmt.Fprintf(&set, "CASE WHEN %s <> '' THEN %d ELSE 0 END + ", c, 1<<i)
 	}
-	fmt.Fprintf(&set, "CASE WHEN sent_at IS NOT NULL THEN %d ELSE 0 END", 1<<len(storedCols))
+	fmt.Fprintf(&set, "CASE WHEN sent_at IS NOT NULL THEN %d ELSE 0 END", 1<<colSentAt)
 	res, err := tx.Query(ctx, `SELECT org_num, message_id, CASE WHEN mail IS NOT NULL THEN 1 ELSE 0 END, `+set.String()+`
 		FROM ses_messages WHERE (org_num, message_id) IN (VALUES `+strings.TrimSuffix(strings.Repeat("(CAST(? AS INTEGER), ?), ", len(keys)), ", ")+`)`, args...)
 	if err != nil {
@@ -508,8 +518,8 @@ func storedMessages(ctx context.Context, tx *Tx, nums orgNums, keys []msgKey) (m
 		if err := res.Scan(&num, &k.id, &mail, &set); err != nil {
 			return nil, fmt.Errorf("read messages: %w", err)
 		}
-		k.org = orgOf[num]
-		out[k] = storedFields{subject: set&(1<<2) != 0, tags: set&(1<<5) != 0, mail: mail == 1, set: set} // storedCols[2], [5]
+		k.org = nums.org(num)
+		out[k] = storedFields{set: set, mail: mail == 1}
 	}
 	return out, res.Err()
 }
@@ -803,4 +813,15 @@ func (m orgNums) of(ctx context.Context, tx *Tx, orgID string) (int64, error) {
 	}
 	m[orgID] = n
 	return n, nil
+}
+
+// org returns the organisation of a number that of has returned ("" if
+// none): the rows a statement returns name it by number.
+func (m orgNums) org(num int64) string {
+	for id, n := range m {
+		if n == num {
+			return id
+		}
+	}
+	return ""
 }
